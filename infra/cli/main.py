@@ -1,0 +1,72 @@
+"""`touchline`: run, watch and feed the pipeline. Every subcommand explains itself with --help."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from infra.exceptions import TouchlineError
+from infra.settings import Settings, load_settings
+
+
+class _Group(click.Group):
+    """Turns Touchline's own errors into one clear line and exit code 2 (no traceback)."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except TouchlineError as exc:
+            click.echo(f"touchline: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--log-level", default=lambda: os.environ.get("TOUCHLINE_LOG_LEVEL", "WARNING"),
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              show_default="WARNING or $TOUCHLINE_LOG_LEVEL", help="Log verbosity (stderr).")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str) -> None:
+    """Touchline: omnichannel touchpoints from Kafka, through Faust stages, into ClickHouse.
+
+    Settings come from TOUCHLINE_* environment variables (`touchline config`
+    lists them). Without TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS and
+    TOUCHLINE_CLICKHOUSE_URL the local dev stack (`touchline dev up`) is used.
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = _LazySettings()
+
+
+class _LazySettings:
+    """Settings loaded on first use, so `--help` works even with a bad environment."""
+
+    _settings: Settings | None = None
+
+    def get(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+
+pass_settings = click.make_pass_decorator(_LazySettings)
+
+
+def _register() -> None:
+    from infra.cli import config_cmd, dev, pipeline, traffic
+
+    for module in (config_cmd, dev, pipeline, traffic):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="touchline")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""`touchline worker | sink | topics | migrate`: run the stream stages and the ClickHouse sink."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from infra.cli.main import pass_settings
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--sink/--no-sink", default=True, show_default=True,
+              help="Also run the ClickHouse sink in this process (a thread).")
+@click.option("--web-port", type=int, default=None,
+              help="Port of the worker's HTTP endpoints (0 = off; default TOUCHLINE_WORKER_WEB_PORT).")
+@pass_settings
+def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
+    """Run the Faust stream stages (ingest: validate, hash PII, enrich or dead-letter).
+
+    Start several on different hosts or ports to scale out: partitions are
+    shared among them. Stops cleanly on SIGTERM/SIGINT (flush, commit).
+    """
+    import faust
+
+    from streams.app import create_app
+    from streams.topics import ensure_topics
+
+    settings = lazy.get()
+    if web_port is not None:
+        settings = settings.model_copy(update={"worker_web_port": web_port})
+    ensure_topics(settings)
+    runner = thread = None
+    if sink:
+        from sinks.worker import build_sink_runner
+
+        runner = build_sink_runner(settings)
+        thread = threading.Thread(target=runner.run, name="clickhouse-sink", daemon=True)
+        thread.start()
+    pipeline = create_app(settings)
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    try:
+        faust.Worker(pipeline.app, loglevel=level, quiet=True).execute_from_commandline()
+    finally:
+        if runner is not None:
+            runner.stop()
+            thread.join(timeout=settings.clickhouse_timeout_s + 10)
+
+
+@click.command()
+@pass_settings
+def sink(lazy) -> None:  # noqa: ANN001
+    """Run only the ClickHouse sink: enriched touchpoints and dead letters into their tables."""
+    from sinks.worker import build_sink_runner
+    from streams.topics import ensure_topics
+
+    settings = lazy.get()
+    ensure_topics(settings)
+    runner = build_sink_runner(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop())
+    runner.run()
+
+
+@click.command()
+@pass_settings
+def topics(lazy) -> None:  # noqa: ANN001
+    """Create the declared Kafka topics that are missing, and list them."""
+    from streams.topics import declared_topics, ensure_topics
+
+    settings = lazy.get()
+    created = set(ensure_topics(settings))
+    for spec in declared_topics(settings):
+        mark = "created" if spec.name in created else "exists"
+        click.echo(f"{spec.name:40} partitions={spec.partitions:<3} {mark:8} {spec.doc}")
+
+
+@click.command()
+@pass_settings
+def migrate(lazy) -> None:  # noqa: ANN001
+    """Apply pending ClickHouse DDL (sinks/migrations) to TOUCHLINE_CLICKHOUSE_DATABASE."""
+    from sinks.clickhouse import connect
+    from sinks.migrate import migrate as apply
+
+    settings = lazy.get()
+    done = apply(connect(settings), settings.clickhouse_database)
+    click.echo(f"applied {len(done)} migration(s): {done}" if done else "schema is up to date")
+
+
+COMMANDS = [worker, sink, topics, migrate]

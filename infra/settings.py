@@ -1,0 +1,181 @@
+"""Touchline settings: one model, read from ``TOUCHLINE_*`` environment variables.
+
+Every setting is declared once here with its type, default and meaning.
+``touchline config`` prints the effective values with secrets masked.
+
+Kafka and ClickHouse addresses default to the local dev stack: when
+``TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS`` / ``TOUCHLINE_CLICKHOUSE_URL`` are not
+set, the addresses written by ``touchline dev up`` under ``TOUCHLINE_DATA_DIR``
+are used. Point them at a real cluster / server for production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.exceptions import ConfigError
+
+ENV_PREFIX = "TOUCHLINE_"
+
+
+class Settings(BaseSettings):
+    """What a Touchline process needs to run. Frozen once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
+    )
+
+    # -- local state -------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".touchline"),
+        description="Local state: dev broker and store data, worker tables.",
+    )
+
+    # -- Kafka ----------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="host:port[,host:port]; unset = the local dev broker."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_timeout_s: float = Field(10.0, gt=0, le=300, description="Per-request Kafka timeout.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent Schema Registry URL; unset = registry-less Avro single-object encoding."
+    )
+
+    # -- topics (declared in streams/topics.py) -------------------------------
+    topic_prefix: str = Field("touchline.", pattern=r"^[A-Za-z0-9._-]*$")
+    input_partitions: int = Field(8, ge=1, le=1024)
+    topic_replication: int = Field(1, ge=1, le=7)
+
+    # -- ingest -----------------------------------------------------------------
+    max_payload_bytes: int = Field(1_000_000, ge=1024, le=16_000_000)
+    max_event_age_days: float = Field(
+        90, gt=0, description="Events older than this (event time vs now) are rejected."
+    )
+    max_future_skew_s: float = Field(
+        86_400, ge=0, description="Events this far in the future (device clocks) are rejected."
+    )
+    phone_default_country_code: str = Field("1", pattern=r"^[1-9][0-9]{0,2}$")
+
+    # -- ClickHouse ---------------------------------------------------------------
+    clickhouse_url: str | None = Field(
+        None, description="http(s)://host:port of ClickHouse; unset = the local `touchline store`."
+    )
+    clickhouse_username: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = Field("touchline", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_timeout_s: float = Field(30.0, gt=0, le=600)
+
+    # -- sink -------------------------------------------------------------------------
+    sink_batch_rows: int = Field(20_000, ge=1, le=1_000_000, description="Flush at this many buffered rows.")
+    sink_batch_seconds: float = Field(1.0, gt=0, le=60, description="Flush at least this often.")
+    sink_retry_max_s: float = Field(30.0, gt=0, le=600, description="Longest backoff between retries.")
+
+    # -- workers ----------------------------------------------------------------------
+    app_id: str = Field("touchline", pattern=r"^[A-Za-z0-9._-]+$")
+    worker_web_port: int = Field(6066, ge=0, le=65535)
+    table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http(s)://host:port, got {value!r}")
+        try:
+            parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def dev_dir(self) -> Path:
+        return self.data_dir / "dev"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap servers, from the setting or the running dev broker."""
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        state = _read_state(self.dev_dir / "kafka" / "broker.json")
+        if state and state.get("bootstrap"):
+            return str(state["bootstrap"])
+        raise ConfigError(
+            "TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS is not set and no local broker is running "
+            f"(no state in {self.dev_dir / 'kafka'}): run `touchline dev up` or set it."
+        )
+
+    def clickhouse_http_url(self) -> str:
+        """The ClickHouse HTTP URL, from the setting or the running dev store."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        state = _read_state(self.dev_dir / "store" / "store.json")
+        if state and state.get("url"):
+            return str(state["url"])
+        raise ConfigError(
+            "TOUCHLINE_CLICKHOUSE_URL is not set and no local store is running "
+            f"(no state in {self.dev_dir / 'store'}): run `touchline dev up` or set it."
+        )
+
+    def masked(self) -> dict[str, object]:
+        """Settings as a dict, secrets shown as '**********'."""
+        return {k: (str(v) if isinstance(v, SecretStr) else v) for k, v in self}
+
+
+def _read_state(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# TOUCHLINE_* variables that are not settings (read by the test fixtures and
+# the jar cache), so an unknown-variable check does not flag them.
+NON_SETTING_ENV = {"TOUCHLINE_TEST_DOCKER", "TOUCHLINE_CACHE_DIR", "TOUCHLINE_LOG_LEVEL"}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings from the environment (plus overrides), or raise one clear ConfigError.
+
+    A TOUCHLINE_* variable that is no setting is an error, not silently ignored:
+    a typo in a production env file must not fall back to a default.
+    """
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | NON_SETTING_ENV
+    for var in sorted(os.environ):
+        if var.startswith(ENV_PREFIX) and var not in known:
+            raise ConfigError(f"unknown setting {var}: remove it or check its spelling")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "?"
+        env = f"{ENV_PREFIX}{name.upper()}"
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown setting {env}: remove it or check its spelling") from None
+        raise ConfigError(f"bad setting {env}: {first['msg']}") from None

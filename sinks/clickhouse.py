@@ -1,0 +1,116 @@
+"""The one ClickHouse code path: clickhouse-connect, to a server or to the local `touchline store`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from infra.exceptions import ConfigError
+from infra.settings import Settings
+from sinks.base import Batch, BatchingSink
+from sinks.exceptions import SinkBackpressure, SinkError
+
+log = logging.getLogger(__name__)
+
+# Server answers that mean "later", not "never": overload, limits, replicas, network.
+RETRIABLE_CODES = {
+    159,  # TIMEOUT_EXCEEDED
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    252,  # TOO_MANY_PARTS
+    285,  # TOO_FEW_LIVE_REPLICAS
+    999,  # KEEPER_EXCEPTION
+}
+
+
+def connect(settings: Settings, **kwargs: Any) -> Client:
+    """A clickhouse-connect client for the configured URL; a clear ConfigError if unreachable."""
+    url = settings.clickhouse_http_url()
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    try:
+        return clickhouse_connect.get_client(
+            host=parts.hostname,
+            port=parts.port or (8443 if secure else 8123),
+            secure=secure,
+            username=settings.clickhouse_username,
+            password=settings.clickhouse_password.get_secret_value(),
+            connect_timeout=min(settings.clickhouse_timeout_s, 10),
+            send_receive_timeout=settings.clickhouse_timeout_s,
+            query_retries=1,
+            **kwargs,
+        )
+    except ClickHouseError as exc:
+        raise ConfigError(
+            f"cannot reach ClickHouse at {url} (TOUCHLINE_CLICKHOUSE_URL): {_first_line(exc)}"
+        ) from None
+
+
+def is_retriable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError):  # connection refused/reset, timeouts
+        return True
+    return isinstance(exc, DatabaseError) and getattr(exc, "code", None) in RETRIABLE_CODES
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+class ClickHouseSink(BatchingSink[tuple]):
+    """Inserts rows into one table, one insert per source partition batch.
+
+    Idempotent: the insert carries ``insert_deduplication_token`` (source
+    topic:partition:offsets), and tables are ReplacingMergeTree on the
+    event's key as the backstop for batches cut differently on replay.
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Client],
+        table: str,
+        columns: Sequence[str],
+        retry_after: float = 1.0,
+    ):
+        super().__init__()
+        self._client_factory = client_factory
+        self._client: Client | None = None
+        self.table = table
+        self.columns = list(columns)
+        self.retry_after = retry_after
+
+    def write(self, batch: Batch[tuple]) -> None:
+        try:
+            client = self._client or self._connect()
+            client.insert(
+                self.table,
+                batch.items,
+                column_names=self.columns,
+                settings={"insert_deduplication_token": batch.dedup_token},
+            )
+        except (ClickHouseError, ConfigError) as exc:
+            if isinstance(exc, ConfigError) or is_retriable(exc):
+                self._client = None  # reconnect next time; the old pool may be dead
+                raise SinkBackpressure(
+                    f"ClickHouse unavailable writing {len(batch.items)} rows to {self.table}: {_first_line(exc)}",
+                    retry_after=self.retry_after,
+                ) from exc
+            raise SinkError(f"insert into {self.table} failed: {_first_line(exc)}") from exc
+
+    def _connect(self) -> Client:
+        self._client = self._client_factory()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,55 @@
+"""Avro records -> ClickHouse rows, column order matching sinks/migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOUCHPOINT_COLUMNS = (
+    "event_id", "event_type", "channel", "device_type", "event_time", "sent_time", "profile_id",
+    "anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id",
+    "campaign_id", "source", "medium", "creative_id", "page_url", "store_id",
+    "offer_id", "discount_percent", "experiments", "order_id", "revenue", "currency", "items",
+    "consent_marketing", "consent_analytics", "consent_personalization", "properties",
+    "locale", "cost_micros", "source_topic", "source_partition", "source_offset", "ingested_at",
+    "writer_schema",
+)
+
+REJECT_COLUMNS = (
+    "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
+    "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
+)
+
+# Columns copied as they are from the Avro record (same name, same value).
+_TOUCHPOINT_PLAIN = TOUCHPOINT_COLUMNS[:21]
+_TOUCHPOINT_TAIL = ("locale", "cost_micros", "source_topic", "source_partition", "source_offset",
+                    "ingested_at", "writer_schema")
+
+
+def touchpoint_row(record: dict[str, Any]) -> tuple:
+    get = record.get
+    consent = get("consent") or {}
+    return (
+        *(get(c) for c in _TOUCHPOINT_PLAIN),
+        {e["experiment_id"]: e["variant_id"] for e in get("experiments") or ()},
+        get("order_id"),
+        get("revenue"),
+        get("currency"),
+        [(i["sku"], i["quantity"], i["unit_price"], i.get("category")) for i in get("items") or ()],
+        consent.get("marketing"),
+        consent.get("analytics"),
+        consent.get("personalization"),
+        get("properties") or {},
+        *(get(c) for c in _TOUCHPOINT_TAIL),
+    )
+
+
+def reject_row(record: dict[str, Any]) -> tuple:
+    get = record.get
+    return (
+        get("reason"), get("detail"), get("field"), get("event_id"), get("stage"),
+        get("source_topic"), get("source_partition"), get("source_offset"), get("source_timestamp"),
+        get("source_key"),
+        [(h["key"], h.get("value")) for h in get("headers") or ()],
+        get("payload") or b"",
+        get("rejected_at"),
+    )

@@ -1,0 +1,97 @@
+"""Builds the sink runner from Settings: enriched touchpoints and dead letters into ClickHouse."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from functools import partial
+
+from confluent_kafka import Message, Producer
+
+from infra.settings import Settings
+from schemas.wire import AvroDecoder, AvroEncoder
+from sinks.clickhouse import ClickHouseSink, connect
+from sinks.migrate import migrate
+from sinks.rows import REJECT_COLUMNS, TOUCHPOINT_COLUMNS, reject_row, touchpoint_row
+from sinks.runner import Route, SinkRunner
+from streams.ingest import Source, dead_letter
+from streams.kafka_config import confluent_config, producer_config
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+SINK_STAGE = "sink"
+
+
+def source_of(message: Message) -> Source:
+    kind, ts = message.timestamp()
+    return Source(
+        topic=message.topic(),
+        partition=message.partition(),
+        offset=message.offset(),
+        timestamp=datetime.fromtimestamp(ts / 1000, timezone.utc) if kind and ts > 0 else None,
+        key=message.key(),
+        headers=list(message.headers() or []),
+    )
+
+
+def build_sink_runner(settings: Settings, group_id: str | None = None) -> SinkRunner:
+    """Apply the DDL, then wire enriched -> touchpoints and rejects -> rejects."""
+    database = settings.clickhouse_database
+    client_factory = partial(connect, settings)
+    migrate(client_factory(), database)
+    names = TopicNames.from_settings(settings)
+    dlq_producer = Producer(producer_config(settings))
+    reject_encoder = AvroEncoder("rejected_event")
+    enriched_decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    rejects_decoder = AvroDecoder("rejected_event", max_payload_bytes=settings.max_payload_bytes * 4)
+    retry_after = min(1.0, settings.sink_retry_max_s)
+    touchpoints = ClickHouseSink(client_factory, f"{database}.touchpoints", TOUCHPOINT_COLUMNS, retry_after)
+    rejects = ClickHouseSink(client_factory, f"{database}.rejects", REJECT_COLUMNS, retry_after)
+
+    def enriched_to_row(message: Message) -> tuple:
+        record, _ = enriched_decoder.decode(message.value())
+        return touchpoint_row(record)
+
+    def enriched_undecodable(message: Message, exc: Exception) -> None:
+        # Our own topic should only hold our records; if not, the bytes still go to the DLQ.
+        record = dead_letter(
+            message.value(), source_of(message), "internal_error",
+            f"enriched record not decodable by the sink: {exc}", datetime.now(timezone.utc), SINK_STAGE,
+        )
+        dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
+
+    def reject_to_row(message: Message) -> tuple:
+        record, _ = rejects_decoder.decode(message.value())
+        return reject_row(record)
+
+    def reject_undecodable(message: Message, exc: Exception) -> None:
+        # A dead letter that is itself unreadable is stored as one, with its bytes, not re-queued.
+        record = dead_letter(
+            message.value(), source_of(message), "internal_error",
+            f"dead-letter record not decodable: {exc}", datetime.now(timezone.utc), SINK_STAGE,
+        )
+        rejects.add(message.topic(), message.partition(), message.offset(), reject_row(record))
+
+    consumer = confluent_config(
+        settings,
+        **{
+            "group.id": group_id or f"{settings.app_id}-sink",
+            "session.timeout.ms": 30_000,
+            "max.poll.interval.ms": 300_000,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "queued.max.messages.kbytes": 64 * 1024,  # bounded prefetch
+        },
+    )
+    return SinkRunner(
+        consumer,
+        {
+            names.enriched: Route(enriched_to_row, touchpoints, enriched_undecodable),
+            names.rejects: Route(reject_to_row, rejects, reject_undecodable),
+        },
+        dead_letter_producer=dlq_producer,
+        batch_rows=settings.sink_batch_rows,
+        batch_seconds=settings.sink_batch_seconds,
+        retry_max_seconds=settings.sink_retry_max_s,
+        kafka_timeout=settings.kafka_timeout_s,
+    )

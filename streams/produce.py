@@ -1,0 +1,116 @@
+"""The producer helper for channel backends: validate, encode, key and send touchpoints.
+
+    from infra.settings import load_settings
+    from streams.produce import TouchpointProducer
+
+    with TouchpointProducer(load_settings()) as producer:
+        producer.send({"event_id": "...", "event_type": "page_view", "channel": "web",
+                       "anonymous_id": "c-123", "event_time": datetime.now(timezone.utc)})
+
+A record that would be rejected downstream raises ``InvalidTouchpoint``
+here, naming the field, before anything is sent. docs/producers.md is the
+contract this implements.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from pydantic import ValidationError
+
+from infra.exceptions import TouchlineError
+from infra.settings import Settings
+from schemas.models import TouchpointEvent, describe_validation_error
+from schemas.wire import AvroEncoder
+from streams.kafka_config import producer_config
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+# Device-level identifiers first: one device's events then share a key, so
+# they keep their order on one partition (sessions are per device).
+KEY_PRIORITY = ("anonymous_id", "device_id", "user_id", "loyalty_id", "email_sha256", "phone_sha256")
+
+
+class InvalidTouchpoint(TouchlineError):
+    def __init__(self, field: str | None, message: str):
+        super().__init__(f"invalid touchpoint: {field or 'record'}: {message}")
+        self.field = field
+
+
+class DeliveryFailed(TouchlineError):
+    """Kafka did not acknowledge some messages within the timeout."""
+
+
+def routing_key(record: Mapping[str, Any]) -> bytes | None:
+    """The message key: the event's most device-specific identifier (see docs/producers.md)."""
+    for name in KEY_PRIORITY:
+        value = record.get(name)
+        if value:
+            return str(value).encode("utf-8")
+    return None
+
+
+def validate(record: Mapping[str, Any]) -> TouchpointEvent:
+    """The checks the ingest stage applies to the record's content (time window excepted)."""
+    try:
+        return TouchpointEvent.model_validate(dict(record))
+    except ValidationError as exc:
+        field, message = describe_validation_error(exc)
+        raise InvalidTouchpoint(field, message) from None
+
+
+class TouchpointProducer:
+    """Thin wrapper over confluent-kafka's Producer with the recommended settings."""
+
+    def __init__(self, settings: Settings, *, topic: str | None = None, registry: Any = None, **config: Any):
+        self.topic = topic or TopicNames.from_settings(settings).raw
+        self._timeout = settings.kafka_timeout_s
+        self._encoder = AvroEncoder("touchpoint", registry=registry, subject=f"{self.topic}-value")
+        self._producer = Producer(producer_config(settings, **config))
+        self.delivered = 0
+        self.failed_count = 0
+        self.failed: list[str] = []  # the first errors, for the message
+
+    def send(self, record: Mapping[str, Any], key: bytes | None = None, validate_first: bool = True) -> None:
+        """Validate (unless told not to), encode and queue one event; raises InvalidTouchpoint."""
+        event = validate(record) if validate_first else None
+        avro = event.to_avro() if event is not None else dict(record)
+        self.send_raw(self._encoder.encode(avro), key if key is not None else routing_key(avro))
+
+    def send_raw(self, payload: bytes, key: bytes | None = None, headers: list | None = None) -> None:
+        """Queue already-encoded bytes (replays, tests of the reject path)."""
+        while True:
+            try:
+                self._producer.produce(self.topic, payload, key, headers=headers, on_delivery=self._on_delivery)
+                break
+            except BufferError:  # local queue full: wait for deliveries instead of growing
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float | None = None) -> None:
+        remaining = self._producer.flush(self._timeout * 3 if timeout is None else timeout)
+        if remaining or self.failed_count:
+            raise DeliveryFailed(
+                f"{remaining} message(s) undelivered and {self.failed_count} failed to {self.topic}"
+                + (f"; first error: {self.failed[0]}" if self.failed else "")
+                + " (check TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS and that the topic exists: `touchline topics`)"
+            )
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+            return
+        self.failed_count += 1
+        if len(self.failed) < 10:  # bounded: after the first few, the count is what matters
+            self.failed.append(error.str())
+
+    def __enter__(self) -> "TouchpointProducer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.flush()

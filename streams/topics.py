@@ -1,0 +1,118 @@
+"""Every Kafka topic Touchline owns, declared once, and created explicitly.
+
+Brokers run with ``auto.create.topics.enable=false``: a topic that is not in
+``declared_topics`` does not exist. ``ensure_topics`` creates missing topics
+and reports (never silently changes) existing ones whose partition count
+differs, because repartitioning a keyed topic reshuffles keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.exceptions import StackError
+from infra.settings import Settings
+from streams.kafka_config import confluent_config
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names of one deployment (the prefix isolates environments and tests)."""
+
+    raw: str
+    enriched: str
+    rejects: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TopicNames":
+        return cls(
+            raw=settings.topic("touchpoints.raw"),
+            enriched=settings.topic("touchpoints.enriched"),
+            rejects=settings.topic("rejects"),
+        )
+
+
+def declared_topics(settings: Settings) -> list[TopicSpec]:
+    names = TopicNames.from_settings(settings)
+    partitions = settings.input_partitions
+    replication = settings.topic_replication
+    min_isr = str(min(2, replication))
+    return [
+        TopicSpec(
+            names.raw,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Touchpoint events from channel backends (Avro, see docs/producers.md).",
+        ),
+        TopicSpec(
+            names.enriched,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Validated, PII-hashed touchpoints with their source position.",
+        ),
+        TopicSpec(
+            names.rejects,
+            partitions,
+            replication,
+            # Longer retention: on-call fixes the cause, then replays from here.
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
+            "Dead letters: every rejected event with reason, source position and original bytes.",
+        ),
+    ]
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create the declared topics that do not exist yet; return the names created."""
+    specs = declared_topics(settings) if specs is None else specs
+    admin = AdminClient(confluent_config(settings))
+    timeout = settings.kafka_timeout_s
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise StackError(
+            f"cannot reach Kafka at {settings.bootstrap_servers()} within {timeout:g}s "
+            f"(TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS): {exc.args[0]}"
+        ) from None
+    for spec in specs:
+        if spec.name in existing and len(existing[spec.name].partitions) != spec.partitions:
+            log.warning(
+                "topic %s has %d partitions, declared %d: left as is (changing it reshuffles keys)",
+                spec.name, len(existing[spec.name].partitions), spec.partitions,
+            )
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, s.replication, config=s.config) for s in missing],
+        request_timeout=timeout,
+        operation_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a racing worker made it
+                raise StackError(f"cannot create topic {name}: {exc.args[0].str()}") from None
+    log.info("created topics %s", ", ".join(created))
+    return created

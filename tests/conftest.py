@@ -1,0 +1,5 @@
+"""Root conftest: loads each test folder's fixtures (tests mirror the package tree)."""
+
+pytest_plugins = [
+    "tests.fixtures",
+]

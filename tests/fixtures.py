@@ -1,0 +1,187 @@
+"""Session-wide real components and factories.
+
+One Kafka broker and one ClickHouse endpoint per test session:
+- default: the project's own broker (Maven-fetched Kafka, KRaft) and
+  `touchline store` (chDB behind the ClickHouse HTTP interface);
+- TOUCHLINE_TEST_DOCKER=1 with a Docker engine: testcontainers Kafka and a
+  ClickHouse server instead (same tests, same client code).
+Each test gets its own topic prefix, ClickHouse database and consumer
+groups from ``settings_factory``, so tests never share state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.settings import Settings
+
+
+def _use_docker() -> bool:
+    if os.environ.get("TOUCHLINE_TEST_DOCKER") != "1":
+        return False
+    if shutil.which("docker") is None or subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=20
+    ).returncode != 0:
+        pytest.exit("TOUCHLINE_TEST_DOCKER=1 but no Docker engine answers `docker info`", returncode=3)
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of a real broker for the whole session."""
+    if _use_docker():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from infra.localkafka import LocalKafka, ensure_kafka_jars
+
+    ensure_kafka_jars()
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """HTTP URL of a real ClickHouse engine for the whole session."""
+    if _use_docker():
+        from testcontainers.clickhouse import ClickHouseContainer
+
+        with ClickHouseContainer("clickhouse/clickhouse-server:24.8") as container:
+            host = container.get_container_host_ip()
+            yield f"http://{host}:{container.get_exposed_port(8123)}"
+        return
+    from infra.store.process import StoreProcess
+
+    store = StoreProcess(tmp_path_factory.mktemp("store"))
+    url = store.start()
+    try:
+        yield url
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+def settings_factory(
+    kafka_bootstrap: str, clickhouse_url: str, tmp_path: Path
+) -> Callable[..., Settings]:
+    """Settings isolated to this test: own topic prefix, database, app id and data dir."""
+    token = uuid.uuid4().hex[:8]
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = dict(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            clickhouse_url=clickhouse_url,
+            topic_prefix=f"t{token}.",
+            clickhouse_database=f"t_{token}",
+            app_id=f"touchline-t{token}",
+            data_dir=tmp_path / "touchline",
+            worker_web_port=0,
+            sink_batch_seconds=0.5,
+        )
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a `touchline` subprocess see exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    for name, value in settings:
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"TOUCHLINE_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """A `touchline worker` (or other subcommand) subprocess, logs in a file."""
+
+    def __init__(self, args: list[str], settings: Settings, log_path: Path):
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli.main", "--log-level", "INFO", *args],
+            env=settings_env(settings),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Starts `touchline <args>` subprocesses; stops every one at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(settings: Settings, *args: str) -> WorkerProcess:
+        worker = WorkerProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
+    """Poll ``predicate`` until truthy or the deadline; the failure says what was awaited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)  # polling interval, not synchronization: the deadline bounds it
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves non-daemon threads behind (they hang the session at exit)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"test left threads running: {[t.name for t in leaked]}"
