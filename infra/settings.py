@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     def dev_dir(self) -> Path:
         return self.data_dir / "dev"
 
+    @property
+    def kafka_max_message_bytes(self) -> int:
+        """Broker-side limit of the raw and dead-letter topics.
+
+        Larger than the ingest limit on purpose: a message between the two
+        reaches ingest and is dead-lettered with a clear reason (and its
+        bytes); only one beyond this is refused to the producer by Kafka.
+        """
+        return self.max_payload_bytes * 4 + 64 * 1024
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 

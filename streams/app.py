@@ -27,6 +27,8 @@ class Pipeline:
 
 
 def create_app(settings: Settings) -> Pipeline:
+    datadir = settings.data_dir / "worker" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         **faust_broker_kwargs(settings),
@@ -41,15 +43,21 @@ def create_app(settings: Settings) -> Pipeline:
         # that commits do not dominate.
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
+        # A dead worker's partitions move after 30 s (faust's 60 s default is long
+        # for on-call); the request timeout must be larger than the session's.
+        broker_session_timeout=30.0,
+        broker_heartbeat_interval=3.0,
         broker_request_timeout=max(settings.kafka_timeout_s * 3, 40.0),
         producer_acks=-1,
         producer_compression_type="lz4",
         producer_linger_ms=10,
+        # Dead letters carry the original bytes, up to the raw topic's limit.
+        producer_max_request_size=settings.kafka_max_message_bytes * 2 + 64 * 1024,
         stream_buffer_maxsize=4096,
         web_enabled=settings.worker_web_port != 0,
         web_port=settings.worker_web_port or 6066,
         web_host="127.0.0.1",
-        datadir=str(settings.data_dir / "worker" / settings.app_id),
+        datadir=str(datadir),
     )
     names = TopicNames.from_settings(settings)
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.models import TouchpointEvent, describe_validation_error
+from schemas.exceptions import DecodeError
+from schemas.models import TouchpointEvent
 from schemas.reasons import RejectReason
-from schemas.wire import AvroDecoder, DecodeError
+from schemas.validation import describe_validation_error, reject_reason_for
+from schemas.wire import AvroDecoder
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -102,8 +104,7 @@ def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: 
         event = TouchpointEvent.model_validate(record)
     except ValidationError as exc:
         field, message = describe_validation_error(exc)
-        reason = RejectReason.missing_identifier if "identifier" in message else RejectReason.validation_error
-        raise _Reject(reason, message, field, event_id) from None
+        raise _Reject(reject_reason_for(exc), message, field, event_id) from None
     _check_event_time(event, rules, now)
     enriched = event.to_avro()
     _hash_pii(enriched, rules)

@@ -47,6 +47,8 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
             "message.timeout.ms": max(30_000, int(settings.kafka_timeout_s * 3000)),
             # Bounded local queue: produce() raises BufferError instead of growing.
             "queue.buffering.max.messages": 200_000,
+            # Up to the dead-letter topic's limit (dead letters wrap raw messages).
+            "message.max.bytes": settings.kafka_max_message_bytes * 2,
             **extra,
         },
     )

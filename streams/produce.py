@@ -15,7 +15,7 @@ contract this implements.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from infra.exceptions import TouchlineError
 from infra.settings import Settings
-from schemas.models import TouchpointEvent, describe_validation_error
+from schemas.models import TouchpointEvent
+from schemas.validation import describe_validation_error
 from schemas.wire import AvroEncoder
 from streams.kafka_config import producer_config
 from streams.topics import TopicNames
@@ -81,11 +82,22 @@ class TouchpointProducer:
         avro = event.to_avro() if event is not None else dict(record)
         self.send_raw(self._encoder.encode(avro), key if key is not None else routing_key(avro))
 
-    def send_raw(self, payload: bytes, key: bytes | None = None, headers: list | None = None) -> None:
-        """Queue already-encoded bytes (replays, tests of the reject path)."""
+    def send_raw(
+        self,
+        payload: bytes | None,
+        key: bytes | None = None,
+        headers: list | None = None,
+        on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
+    ) -> None:
+        """Queue already-encoded bytes (replays, tests of the reject path); ``on_delivery`` sees the offset."""
+        callback = self._on_delivery
+        if on_delivery is not None:
+            def callback(error: KafkaError | None, message: Message) -> None:
+                self._on_delivery(error, message)
+                on_delivery(error, message)
         while True:
             try:
-                self._producer.produce(self.topic, payload, key, headers=headers, on_delivery=self._on_delivery)
+                self._producer.produce(self.topic, payload, key, headers=headers, on_delivery=callback)
                 break
             except BufferError:  # local queue full: wait for deliveries instead of growing
                 self._producer.poll(0.1)

@@ -54,12 +54,14 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
     partitions = settings.input_partitions
     replication = settings.topic_replication
     min_isr = str(min(2, replication))
+    max_bytes = str(settings.kafka_max_message_bytes)
     return [
         TopicSpec(
             names.raw,
             partitions,
             replication,
-            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr,
+             "max.message.bytes": max_bytes},
             "Touchpoint events from channel backends (Avro, see docs/producers.md).",
         ),
         TopicSpec(
@@ -74,7 +76,9 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             partitions,
             replication,
             # Longer retention: on-call fixes the cause, then replays from here.
-            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr,
+             # A dead letter wraps a raw message of up to max_bytes.
+             "max.message.bytes": str(settings.kafka_max_message_bytes * 2)},
             "Dead letters: every rejected event with reason, source position and original bytes.",
         ),
     ]

@@ -1,0 +1,202 @@
+"""Pydantic models of the Avro contract; each mirrors the LATEST version of its .avsc.
+
+Field names, order, nullability and defaults match the schema exactly
+(tests/schemas/test_models_match_avsc.py fails on any drift). Limits live in
+``schemas.fields``. ``to_avro()`` gives the dict fastavro writes;
+``from_avro(record)`` validates a decoded record.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.fields import (
+    MAX_EXPERIMENTS, MAX_ITEMS, MAX_PROPERTIES, Currency, Email, EventType, Id, Locale, Micros, Money, Offset,
+    Partition, Percent, Phone, PropertyKey, PropertyValue, Quantity, ReasonCode, Sha256Hex, Url, UtcMillis,
+)
+from schemas.validation import describe_validation_error, reject_reason_for
+
+__all__ = [
+    "AvroModel", "Channel", "Consent", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
+    "LineItem", "RejectedEvent", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
+]
+
+IDENTIFIERS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id", "email", "phone")
+
+
+class Channel(StrEnum):
+    web = "web"
+    app = "app"
+    email = "email"
+    sms = "sms"
+    push = "push"
+    social = "social"
+    paid_search = "paid_search"
+    organic_search = "organic_search"
+    display = "display"
+    video = "video"
+    affiliate = "affiliate"
+    live_chat = "live_chat"
+    call_center = "call_center"
+    store = "store"
+    marketplace = "marketplace"
+    event = "event"
+    direct = "direct"
+    other = "other"
+    retail_media = "retail_media"  # touchpoint.v2
+
+
+class DeviceType(StrEnum):
+    desktop = "desktop"
+    mobile = "mobile"
+    tablet = "tablet"
+    tv = "tv"
+    kiosk = "kiosk"
+    pos_terminal = "pos_terminal"
+    unknown = "unknown"
+
+
+class AvroModel(BaseModel):
+    """Frozen, closed (unknown fields are errors), convertible to and from fastavro dicts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    avro_schema: ClassVar[str | None] = None  # catalog name of the top-level schema, if any
+
+    def to_avro(self) -> dict[str, Any]:
+        """The record as fastavro writes it (Decimal, aware datetime, str enums, nested dicts)."""
+        return self.model_dump()
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> Self:
+        """Validate a decoded record; raises pydantic.ValidationError (see describe_validation_error)."""
+        return cls.model_validate(record)
+
+
+class ExperimentAssignment(AvroModel):
+    experiment_id: Id
+    variant_id: Id
+
+
+class LineItem(AvroModel):
+    sku: Id
+    quantity: Quantity
+    unit_price: Money
+    category: Id | None = None
+
+
+class Consent(AvroModel):
+    marketing: bool | None = None
+    analytics: bool | None = None
+    personalization: bool | None = None
+
+
+class _Touchpoint(AvroModel):
+    """The fields a raw touchpoint and an enriched one share, in schema order."""
+
+    event_id: Id
+    event_type: EventType
+    channel: Channel
+    device_type: DeviceType = DeviceType.unknown
+    event_time: UtcMillis
+    sent_time: UtcMillis | None = None
+    anonymous_id: Id | None = None
+    device_id: Id | None = None
+    user_id: Id | None = None
+    email_sha256: Sha256Hex | None = None
+    phone_sha256: Sha256Hex | None = None
+    loyalty_id: Id | None = None
+    campaign_id: Id | None = None
+    source: Id | None = None
+    medium: Id | None = None
+    creative_id: Id | None = None
+    page_url: Url | None = None
+    store_id: Id | None = None
+    offer_id: Id | None = None
+    discount_percent: Percent | None = None
+    experiments: list[ExperimentAssignment] = Field(default_factory=list, max_length=MAX_EXPERIMENTS)
+    order_id: Id | None = None
+    revenue: Money | None = None
+    currency: Currency | None = None
+    items: list[LineItem] = Field(default_factory=list, max_length=MAX_ITEMS)
+    consent: Consent = Consent()
+    properties: dict[PropertyKey, PropertyValue] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
+    locale: Locale | None = None
+    cost_micros: Micros | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.currency is None and (self.revenue is not None or self.items or self.cost_micros is not None):
+            raise PydanticCustomError(
+                "currency_required",
+                "currency is required when revenue, items or cost_micros is set: send an ISO 4217 code such as EUR",
+                {"field": "currency"},
+            )
+        if len(self.experiments) > 1 and len({e.experiment_id for e in self.experiments}) < len(self.experiments):
+            raise PydanticCustomError(
+                "duplicate_experiment",
+                "an experiment_id appears twice in experiments: send one assignment per experiment",
+                {"field": "experiments"},
+            )
+        return self
+
+
+class TouchpointEvent(_Touchpoint):
+    """A raw touchpoint (touchpoint.v2, the producer contract)."""
+
+    avro_schema: ClassVar[str | None] = "touchpoint"
+
+    email: Email | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.anonymous_id or self.device_id or self.user_id or self.email_sha256 or self.phone_sha256
+                or self.loyalty_id or self.email or self.phone):
+            raise PydanticCustomError(
+                "missing_identifier",
+                "no identifier: set at least one of {fields}",
+                {"fields": ", ".join(IDENTIFIERS)},
+            )
+        return self
+
+
+class EnrichedTouchpoint(_Touchpoint):
+    """A touchpoint after ingest (enriched_touchpoint.v1): raw PII hashed and dropped, provenance added."""
+
+    avro_schema: ClassVar[str | None] = "enriched_touchpoint"
+
+    profile_id: Id | None = None
+    source_topic: Id
+    source_partition: Partition
+    source_offset: Offset
+    ingested_at: UtcMillis
+    writer_schema: Id
+
+
+class Header(AvroModel):
+    key: str
+    value: bytes | None = None
+
+
+class RejectedEvent(AvroModel):
+    """A dead letter (rejected_event.v1). Lenient on purpose: a dead letter must never be refused."""
+
+    avro_schema: ClassVar[str | None] = "rejected_event"
+
+    reason: ReasonCode
+    detail: str
+    field: str | None = None
+    event_id: str | None = None
+    stage: str
+    source_topic: str
+    source_partition: Partition
+    source_offset: Offset
+    source_timestamp: UtcMillis | None = None
+    source_key: bytes | None = None
+    headers: list[Header] = Field(default_factory=list)
+    payload: bytes
+    rejected_at: UtcMillis
