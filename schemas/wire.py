@@ -140,11 +140,17 @@ class AvroDecoder:
         except SchemaResolutionError as exc:
             raise DecodeError(RejectReason.unknown_schema, f"writer schema {plan.label} cannot be read as "
                               f"{self.reader.label}: {str(exc)[:200]}") from None
-        except Exception as exc:  # EOFError, UnicodeDecodeError, OverflowError, IndexError, MemoryError, ...
+        except OverflowError as exc:
             raise DecodeError(
                 RejectReason.avro_decode_error,
-                f"Avro body (written with {plan.label}) is truncated, corrupt or holds an out-of-range value "
-                f"({type(exc).__name__}: {str(exc)[:200]}): encode with the writer schema the header names",
+                f"Avro body (written with {plan.label}) holds a value out of range ({exc}): timestamps are epoch "
+                "MILLIseconds within years 1-9999 (microseconds or nanoseconds land here)",
+            ) from None
+        except Exception as exc:  # EOFError, UnicodeDecodeError, IndexError, MemoryError, ...
+            raise DecodeError(
+                RejectReason.avro_decode_error,
+                f"Avro body (written with {plan.label}) is truncated or corrupt ({type(exc).__name__}: "
+                f"{str(exc)[:200]}): encode with the writer schema the header names, one record per message",
             ) from None
         if buffer.tell() != len(payload):
             raise DecodeError(RejectReason.trailing_bytes,

@@ -6,10 +6,33 @@ setting changed once applies to the ingest workers, the sinks and the CLI.
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from infra.settings import Settings
+
+_rdkafka_log = logging.getLogger("librdkafka")
+_last_error_logged: dict[str, float] = {}
+
+
+class _DebugOnly:
+    """librdkafka's own log lines go to DEBUG: it retries connections by itself and
+    repeats each failure many times a second; what matters reaches ``_log_error``."""
+
+    def log(self, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
+        _rdkafka_log.debug(msg, *args)
+
+
+def _log_error(error: KafkaError) -> None:
+    """Client-level errors (brokers down, auth failed) as WARNING, at most once a minute each."""
+    now = time.monotonic()
+    if now - _last_error_logged.get(error.name(), -60.0) >= 60.0:
+        _last_error_logged[error.name()] = now
+        _rdkafka_log.warning("Kafka client error: %s", error.str())
 
 
 def confluent_config(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -22,6 +45,8 @@ def confluent_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         # Fail fast on a wrong address instead of retrying for minutes.
         "socket.connection.setup.timeout.ms": timeout_ms,
         "client.id": settings.app_id,
+        "logger": _DebugOnly(),
+        "error_cb": _log_error,
     }
     if settings.kafka_sasl_mechanism:
         config["sasl.mechanism"] = settings.kafka_sasl_mechanism

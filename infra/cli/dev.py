@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from infra.cli.main import pass_settings
+from infra.cli.context import pass_settings
 
 
 @click.group()

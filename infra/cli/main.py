@@ -8,8 +8,9 @@ import sys
 
 import click
 
+from infra.cli import config_cmd, dev, pipeline, traffic
+from infra.cli.context import LazySettings
 from infra.exceptions import TouchlineError
-from infra.settings import Settings, load_settings
 
 
 class _Group(click.Group):
@@ -36,32 +37,12 @@ def cli(ctx: click.Context, log_level: str) -> None:
     TOUCHLINE_CLICKHOUSE_URL the local dev stack (`touchline dev up`) is used.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = _LazySettings()
+    ctx.obj = LazySettings()
 
 
-class _LazySettings:
-    """Settings loaded on first use, so `--help` works even with a bad environment."""
-
-    _settings: Settings | None = None
-
-    def get(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-
-pass_settings = click.make_pass_decorator(_LazySettings)
-
-
-def _register() -> None:
-    from infra.cli import config_cmd, dev, pipeline, traffic
-
-    for module in (config_cmd, dev, pipeline, traffic):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+for _module in (config_cmd, dev, pipeline, traffic):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from infra.cli.main import pass_settings
+from infra.cli.context import pass_settings
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
-from infra.cli.main import pass_settings
+from infra.cli.context import pass_settings
 
 
 @click.command()

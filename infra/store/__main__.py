@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from infra.exceptions import StackError
@@ -35,6 +36,7 @@ def serve(
     max_concurrent_queries: int = 8,
     queue_timeout_s: float = 30.0,
     drain_timeout_s: float = 15.0,
+    parent_pid: int | None = None,
 ) -> None:
     """Own ``data_dir`` and serve it over HTTP until SIGTERM/SIGINT; raises StackError if it is in use."""
     data_dir = Path(data_dir).resolve()
@@ -59,6 +61,8 @@ def serve(
 
                 signal.signal(signal.SIGTERM, stop)
                 signal.signal(signal.SIGINT, stop)
+                if parent_pid is not None:
+                    _watch_parent(parent_pid, server)
                 log.info("touchline store serving %s at %s (pid %d)", data_dir, state["url"], os.getpid())
                 server.serve_forever(poll_interval=0.5)
                 if not server.wait_idle(drain_timeout_s):
@@ -71,6 +75,18 @@ def serve(
     finally:
         lock.release()
     log.info("touchline store stopped")
+
+
+def _watch_parent(parent_pid: int, server: StoreServer) -> None:
+    """Stop the server once ``parent_pid`` is gone (we get re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)  # a watchdog's polling interval, not synchronization
+        log.warning("parent process %d is gone, stopping", parent_pid)
+        server.shutdown()
+
+    threading.Thread(target=watch, name="store-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=15.0, help="on stop, wait this long for queries")
     parser.add_argument("--user", default=None,
                         help=f"require this user; its password comes from ${PASSWORD_ENV} (default: no check)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -101,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(args.data_dir, args.host, args.port, config=config,
               max_concurrent_queries=args.max_concurrent_queries, queue_timeout_s=args.queue_timeout,
-              drain_timeout_s=args.drain_timeout)
+              drain_timeout_s=args.drain_timeout, parent_pid=args.parent_pid)
     except StackError as exc:
         print(f"touchline store: {exc}", file=sys.stderr)
         return 2

@@ -92,9 +92,10 @@ class Engine:
         with self._session(settings, database) as conn, _engine_errors():
             result = conn.query(sql, fmt, params=dict(params or {}))
             body = result.bytes()
+            # chDB's rows_read() counts result rows; storage_rows_read() what the query read.
             return Outcome(body, _summary(
-                result.rows_read(), result.bytes_read(), result.rows_written(), result.bytes_written(),
-                result.rows_read(), len(body), result.elapsed()))
+                result.storage_rows_read(), result.storage_bytes_read(), result.rows_written(),
+                result.bytes_written(), result.rows_read(), len(body), result.elapsed()))
 
     def insert(self, statement: str, fmt: str, chunks: Iterable[bytes], *,
                settings: Mapping[str, str] | None = None, database: str | None = None) -> Outcome:
@@ -106,7 +107,10 @@ class Engine:
                     inserter.append(chunk)
                 result = inserter.finish()
             except BaseException:
-                inserter.cancel()
+                try:
+                    inserter.cancel()
+                except Exception:  # the insert's own error is the one to report
+                    log.debug("cancelling a failed insert also failed", exc_info=True)
                 raise
             return Outcome(b"", _summary(0, 0, result.rows_written, result.bytes_written, 0, 0, result.elapsed))
 

@@ -24,7 +24,11 @@ _POLL_S = 0.05  # polling interval while waiting on a deadline; never used as sy
 
 
 class StoreProcess:
-    """One store server process on ``data_dir``; ``port=None`` lets the server pick a free port."""
+    """One store server process on ``data_dir``; ``port=None`` lets the server pick a free port.
+
+    By default the server outlives the process that started it (``touchline dev up``);
+    ``exit_with_parent=True`` makes it stop when this process dies (tests).
+    """
 
     def __init__(
         self,
@@ -38,6 +42,7 @@ class StoreProcess:
         user: str | None = None,
         password: str | None = None,
         log_level: str = "INFO",
+        exit_with_parent: bool = False,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.host = host
@@ -53,6 +58,8 @@ class StoreProcess:
             self._options += ["--queue-timeout", str(queue_timeout_s)]
         if user is not None:
             self._options += ["--user", user]
+        if exit_with_parent:  # test fixtures: no orphaned store if the test run is killed
+            self._options += ["--parent-pid", str(os.getpid())]
         self._password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -73,8 +80,7 @@ class StoreProcess:
 
     def start(self, timeout: float = 60.0) -> str:
         """Spawn the server and wait until it answers /ping; returns its URL."""
-        if self.is_running():
-            assert self.url is not None
+        if self.is_running() and self.url is not None:
             return self.url
         running = live_state(self.data_dir)
         if running is not None:

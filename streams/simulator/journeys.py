@@ -70,12 +70,14 @@ def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, 
             t = max(t_self, last + MINUTE)
             if t >= end_ms:
                 return
+            t = int(t)  # whole milliseconds (Avro timestamp-millis)
             touch = _INBOUND[inbound.pick(rng)](em, t, touches)
             t_self = None
         else:
             t = max(t_brand, last + MINUTE)
             if t >= end_ms:
                 return
+            t = int(t)
             touch = _outbound(em, t, touches, p.brand.pick(rng), contacts, p) if p.brand.total else None
             t_brand = None
         if touch is not None:

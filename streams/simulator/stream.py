@@ -53,7 +53,7 @@ def people_count(config: SimulationConfig) -> int:
     rng, tag, total = random.Random(f"pilot-{config.seed}"), run_tag(config.seed), 0
     for i in range(_PILOT):
         person = _person(config, tag, 10_000_000 + i)
-        total += sum(1 for _ in person_events(person, config, tag, start + int(rng.random() * (end - start)), end))
+        total += sum(len(batch) for _, batch in person_events(person, config, tag, start + int(rng.random() * (end - start)), end))
     per_person = max(total / _PILOT, 0.5)
     valid = config.events * (1.0 - config.malformed_share)
     return max(1, math.ceil(valid / per_person * 1.08) + 20)

@@ -17,7 +17,7 @@ from schemas.reasons import RejectReason
 from schemas.wire import AvroDecoder, AvroEncoder
 from tests.schemas.samples import mock_registry, page_view, purchase, touchpoints
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])
 _REGISTRY = mock_registry()
 _REGISTRY_ID = AvroEncoder(registry=_REGISTRY, subject="raw-value").encode(

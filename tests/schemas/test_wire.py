@@ -150,3 +150,11 @@ def test_other_schemas_encode_and_decode() -> None:
     with pytest.raises(DecodeError, match="wrong topic") as caught:  # a dead letter on the raw topic
         AvroDecoder("touchpoint").decode(AvroEncoder("rejected_event").encode(dead_letter))
     assert caught.value.reason is RejectReason.unknown_schema
+
+
+@pytest.mark.parametrize("millis", [2**62, -(2**62), 1_779_021_045_123_000])  # the last is microseconds
+def test_unrepresentable_timestamps_are_decode_errors(millis: int) -> None:
+    payload = AvroEncoder().encode(dict(avro(page_view()), event_time=millis))
+    with pytest.raises(DecodeError, match="MILLIseconds") as caught:
+        AvroDecoder().decode(payload)
+    assert caught.value.reason is RejectReason.avro_decode_error

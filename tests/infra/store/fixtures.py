@@ -26,7 +26,7 @@ def client_for(url: str, **kwargs: object) -> Client:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
     """A running store on a fresh data directory, for this test module."""
-    process = StoreProcess(tmp_path_factory.mktemp("store"), log_level="DEBUG")
+    process = StoreProcess(tmp_path_factory.mktemp("store"), log_level="DEBUG", exit_with_parent=True)
     process.start()
     yield process
     process.stop()

@@ -20,7 +20,8 @@ USER, PASSWORD = "touchline", "s3cret pass"
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory):
     store = StoreProcess(tmp_path_factory.mktemp("small-store"), max_body_bytes=LIMIT,
-                         max_concurrent_queries=1, queue_timeout_s=0.5, user=USER, password=PASSWORD)
+                         max_concurrent_queries=1, queue_timeout_s=0.5, user=USER, password=PASSWORD,
+                         exit_with_parent=True)
     store.start()
     yield store
     store.stop()

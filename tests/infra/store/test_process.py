@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,7 +52,7 @@ def _count(url: str) -> int:
 
 
 def test_restart_keeps_data_and_cleans_state(tmp_path, started):
-    store = started(StoreProcess(tmp_path))
+    store = started(StoreProcess(tmp_path, exit_with_parent=True))
     assert store.is_running() and store.url == read_state(tmp_path)["url"]
     _insert_rows(store.url, 1000)
     store.stop()
@@ -59,24 +60,24 @@ def test_restart_keeps_data_and_cleans_state(tmp_path, started):
     assert not (tmp_path / STATE_FILE).exists()
     assert "chDB closed" in store_log(store)  # SIGTERM closed the engine cleanly
 
-    again = started(StoreProcess(tmp_path))
+    again = started(StoreProcess(tmp_path, exit_with_parent=True))
     assert _count(again.url) == 1000
 
 
 def test_store_survives_sigkill_and_stale_state_is_detected(tmp_path, started):
-    store = started(StoreProcess(tmp_path))
+    store = started(StoreProcess(tmp_path, exit_with_parent=True))
     _insert_rows(store.url, 500)
     os.kill(store.pid, signal.SIGKILL)
     store._proc.wait(10)  # reap it, as its parent
     assert (tmp_path / STATE_FILE).exists()  # left behind by the killed server
     assert StoreProcess.from_state(tmp_path) is None  # lock free -> stale
     assert not (tmp_path / STATE_FILE).exists()
-    again = started(StoreProcess(tmp_path))
+    again = started(StoreProcess(tmp_path, exit_with_parent=True))
     assert _count(again.url) == 500
 
 
 def test_from_state_finds_and_stops_a_store(tmp_path, started):
-    store = started(StoreProcess(tmp_path))
+    store = started(StoreProcess(tmp_path, exit_with_parent=True))
     found = StoreProcess.from_state(tmp_path)
     assert found is not None and (found.url, found.pid) == (store.url, store.pid)
     assert found.is_running()
@@ -93,9 +94,9 @@ def test_state_of_a_dead_pid_is_stale(tmp_path):
 
 
 def test_second_store_on_same_directory_fails_fast(tmp_path, started):
-    store = started(StoreProcess(tmp_path))
+    store = started(StoreProcess(tmp_path, exit_with_parent=True))
     with pytest.raises(StackError, match=r"already in use by pid \d+ at http://127.0.0.1:\d+"):
-        StoreProcess(tmp_path).start()
+        StoreProcess(tmp_path, exit_with_parent=True).start()
     # The server itself refuses too (e.g. a second `touchline store` in a terminal): exit code 2.
     result = subprocess.run(
         [sys.executable, "-m", "infra.store", "--data-dir", str(tmp_path), "--port", "0"],
@@ -113,7 +114,7 @@ def test_fixed_port_and_start_is_idempotent(tmp_path, started):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    store = started(StoreProcess(tmp_path, port=port))
+    store = started(StoreProcess(tmp_path, port=port, exit_with_parent=True))
     assert store.url == f"http://127.0.0.1:{port}"
     assert store.start() == store.url
 
@@ -136,3 +137,47 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         with pytest.raises(StackError, match="cannot listen on 127.0.0.1"):
             store.start()
     assert not store.is_running() and StoreProcess.from_state(tmp_path) is None
+
+
+LAUNCHER = """
+import sys
+import time
+from pathlib import Path
+from infra.store.process import StoreProcess
+store = StoreProcess(Path(sys.argv[1]), exit_with_parent=sys.argv[2] == "tied")
+print(store.start(), store.pid, flush=True)
+if sys.argv[2] == "tied":
+    sys.stdin.read()  # stay alive until killed
+"""
+
+
+def _launch(data_dir, mode: str) -> tuple[subprocess.Popen, int]:
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(data_dir), mode],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _url, pid = launcher.stdout.readline().split()
+    return launcher, int(pid)
+
+
+def test_store_outlives_the_command_that_started_it(tmp_path):
+    launcher, pid = _launch(tmp_path, "detached")  # like `touchline dev up`
+    assert launcher.wait(30) == 0
+    found = StoreProcess.from_state(tmp_path)  # like `touchline dev status` / `down`
+    assert found is not None and found.pid == pid
+    found.stop()
+    assert StoreProcess.from_state(tmp_path) is None
+
+
+def test_store_tied_to_its_parent_stops_when_the_parent_is_killed(tmp_path):
+    launcher, pid = _launch(tmp_path, "tied")
+    assert StoreProcess.from_state(tmp_path) is not None
+    launcher.kill()
+    launcher.wait(10)
+    deadline = time.monotonic() + 20
+    while StoreProcess.from_state(tmp_path) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling interval; the deadline bounds it
+    assert StoreProcess.from_state(tmp_path) is None
+    assert "parent process" in store_log_of(tmp_path)
+
+
+def store_log_of(data_dir) -> str:
+    return (data_dir / "store.log").read_text(errors="replace")

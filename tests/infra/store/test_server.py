@@ -225,3 +225,11 @@ def test_insert_reports_summary_and_query_id(client, database):
     assert summary.written_rows == 2 and summary.query_id()
     result = client.query("SELECT 1", settings={"query_id": "my-query-1"})
     assert result.summary["query_id"] == "my-query-1"
+
+
+def test_async_insert_setting_is_applied(client, database):
+    client.command(f"CREATE TABLE {database}.ai (a UInt8) ENGINE = MergeTree ORDER BY a")
+    client.insert(f"{database}.ai", [(1,), (2,)], column_names=["a"],
+                  settings={"async_insert": 1, "wait_for_async_insert": 1})
+    assert client.command(f"SELECT count() FROM {database}.ai") == 2
+    assert client.command("SELECT getSetting('async_insert')", settings={"async_insert": 1}) == "true"

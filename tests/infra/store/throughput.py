@@ -129,7 +129,7 @@ def measure_store_only(url: str, batches: int = 10, batch_rows: int = 10_000) ->
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        store = StoreProcess(Path(tmp) / "store")
+        store = StoreProcess(Path(tmp) / "store", exit_with_parent=True)
         url = store.start()
         try:
             for compress in (True, False):
