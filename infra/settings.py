@@ -153,6 +153,15 @@ class Settings(BaseSettings):
             f"(no state in {self.dev_dir / 'store'}): run `touchline dev up` or set it."
         )
 
+    def to_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment that makes a `touchline` subprocess load exactly these settings."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith(ENV_PREFIX)}
+        for name, value in self:
+            if value is not None:
+                secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+                env[f"{ENV_PREFIX}{name.upper()}"] = str(secret)
+        return env
+
     def masked(self) -> dict[str, object]:
         """Settings as a dict, secrets shown as '**********'."""
         return {k: (str(v) if isinstance(v, SecretStr) else v) for k, v in self}

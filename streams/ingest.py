@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes | None]]
 
+# Identifiers an enriched touchpoint can carry (raw email/phone are hashed into two of them).
+IDENTIFIERS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id")
+
 
 @dataclass(frozen=True)
 class Source:
@@ -108,6 +111,13 @@ def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: 
     _check_event_time(event, rules, now)
     enriched = event.to_avro()
     _hash_pii(enriched, rules)
+    if not any(enriched.get(name) for name in IDENTIFIERS):
+        raise _Reject(
+            RejectReason.missing_identifier,
+            "no usable identifier: the only one was a raw phone that is not a phone number "
+            "(E.164 needs 7-15 digits); send a valid phone or another identifier",
+            "phone", event.event_id,
+        )
     enriched.update(
         profile_id=None,
         source_topic=source.topic,

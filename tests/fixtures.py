@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.processes import TouchlineProcess
 from infra.settings import Settings
 
 
@@ -101,58 +100,13 @@ def settings_factory(
     return make
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment that makes a `touchline` subprocess see exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
-    for name, value in settings:
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"TOUCHLINE_{name.upper()}"] = str(value)
-    return env
-
-
-class WorkerProcess:
-    """A `touchline worker` (or other subcommand) subprocess, logs in a file."""
-
-    def __init__(self, args: list[str], settings: Settings, log_path: Path):
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli.main", "--log-level", "INFO", *args],
-            env=settings_env(settings),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture
-def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., TouchlineProcess]]:
     """Starts `touchline <args>` subprocesses; stops every one at teardown."""
-    started: list[WorkerProcess] = []
+    started: list[TouchlineProcess] = []
 
-    def start(settings: Settings, *args: str) -> WorkerProcess:
-        worker = WorkerProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log")
+    def start(settings: Settings, *args: str) -> TouchlineProcess:
+        worker = TouchlineProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log")
         started.append(worker)
         return worker
 

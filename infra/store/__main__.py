@@ -40,41 +40,45 @@ def serve(
 ) -> None:
     """Own ``data_dir`` and serve it over HTTP until SIGTERM/SIGINT; raises StackError if it is in use."""
     data_dir = Path(data_dir).resolve()
-    config = config or ServerConfig()
     lock = DataDirLock(data_dir)
     lock.acquire()
     try:
         engine = Engine(data_dir / ENGINE_DIR, max_concurrent_queries, queue_timeout_s)
         try:
-            try:
-                server = StoreServer((host, port), engine, config)
-            except OSError as exc:
-                raise StackError(f"touchline store cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-            try:
-                state = write_state(data_dir, host, server.server_address[1])
-                if config.user is None and host not in ("127.0.0.1", "localhost", "::1"):
-                    log.warning("listening on %s without --user: anyone who can reach it has full access", host)
-
-                def stop(signum: int, _frame: object) -> None:
-                    log.info("received %s, stopping", signal.Signals(signum).name)
-                    threading.Thread(target=server.shutdown, name="store-shutdown", daemon=True).start()
-
-                signal.signal(signal.SIGTERM, stop)
-                signal.signal(signal.SIGINT, stop)
-                if parent_pid is not None:
-                    _watch_parent(parent_pid, server)
-                log.info("touchline store serving %s at %s (pid %d)", data_dir, state["url"], os.getpid())
-                server.serve_forever(poll_interval=0.5)
-                if not server.wait_idle(drain_timeout_s):
-                    log.warning("requests still running after %gs (--drain-timeout); closing anyway", drain_timeout_s)
-            finally:
-                server.server_close()
-                clear_state(data_dir, os.getpid())
+            _serve_until_stopped(engine, data_dir, host, port, config or ServerConfig(), drain_timeout_s, parent_pid)
         finally:
             engine.close(drain_timeout_s)
     finally:
         lock.release()
     log.info("touchline store stopped")
+
+
+def _serve_until_stopped(engine: Engine, data_dir: Path, host: str, port: int, config: ServerConfig,
+                         drain_timeout_s: float, parent_pid: int | None) -> None:
+    try:
+        server = StoreServer((host, port), engine, config)
+    except OSError as exc:
+        raise StackError(f"touchline store cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        state = write_state(data_dir, host, server.server_address[1])
+        if config.user is None and host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s without --user: anyone who can reach it has full access", host)
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            threading.Thread(target=server.shutdown, name="store-shutdown", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        if parent_pid is not None:
+            _watch_parent(parent_pid, server)
+        log.info("touchline store serving %s at %s (pid %d)", data_dir, state["url"], os.getpid())
+        server.serve_forever(poll_interval=0.5)
+        if not server.wait_idle(drain_timeout_s):
+            log.warning("requests still running after %gs (--drain-timeout); closing anyway", drain_timeout_s)
+    finally:
+        server.server_close()
+        clear_state(data_dir, os.getpid())
 
 
 def _watch_parent(parent_pid: int, server: StoreServer) -> None:

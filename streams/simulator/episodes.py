@@ -17,6 +17,9 @@ from streams.simulator.population import Device
 from streams.simulator.world import CALL_TOPICS, EXPO_NAMES, PLACEMENTS_BY_CHANNEL, SHOP, STORES, Placement
 
 _CLICK_RATE = {"display": 0.05, "video": 0.02, "retail_media": 0.04}
+# How much a touch counts towards converting, relative to a click or a visit (ground truth).
+OPEN_WEIGHT = 0.3  # an email opened, not clicked
+IMPRESSION_WEIGHT = 0.1  # an ad seen, not clicked (view-through)
 
 
 @dataclass(slots=True)
@@ -109,7 +112,7 @@ def email(em: Emitter, ms: int, touches: int) -> Touch | None:
     dt = device.device_type if device else "unknown"
     if device is None or rng.random() >= 0.3:
         em.emit(ms, "email_open", "email", dt, msg, role="touch")
-        return Touch("email", 0.3, ms, None, pl)
+        return Touch("email", OPEN_WEIGHT, ms, None, pl)
     em.emit(ms, "email_open", "email", dt, msg)
     return _land(em, ms + 5 * SECOND + int(rng.random() * MINUTE), "email_click", "email", device, pl,
                  em.email_ids())
@@ -134,8 +137,9 @@ def push(em: Emitter, ms: int, touches: int) -> Touch | None:
     if rng.random() >= 0.25:
         return None
     ms += MINUTE + int(rng.expovariate(1 / (30 * MINUTE)))
-    em.emit(ms, "push_open", "push", "mobile", msg, role="touch")
-    end = em.pages(ms, "app", "mobile", em.app_ids(phone), 2 + int(rng.expovariate(0.4)), app=True)
+    delay = em.app_delay()
+    em.emit(ms, "push_open", "push", "mobile", msg, delay, role="touch")
+    end = em.pages(ms, "app", "mobile", em.app_ids(phone), 2 + int(rng.expovariate(0.4)), True, delay)
     return Touch("push", 1.0, end, phone, pl)
 
 
@@ -147,7 +151,7 @@ def ad(em: Emitter, ms: int, touches: int, channel: str) -> Touch | None:
     fields = {**em.web_ids(device), **em.utm(pl), **em.cost(pl, "impression"), "creative_id": pick(rng, pl.creatives)}
     em.emit(ms, "ad_impression", channel, device.device_type, fields, role="touch")
     if rng.random() >= _CLICK_RATE[channel]:
-        return Touch(channel, 0.1, ms, None, pl)
+        return Touch(channel, IMPRESSION_WEIGHT, ms, None, pl)
     return _land(em, ms + 3 * SECOND + int(rng.random() * 20 * SECOND), "ad_click", channel, device, pl)
 
 
@@ -179,8 +183,9 @@ def direct(em: Emitter, ms: int, touches: int) -> Touch | None:
 
 def app(em: Emitter, ms: int, touches: int) -> Touch | None:
     phone = em.p.device("phone")
-    em.emit(ms, "app_open", "app", "mobile", em.app_ids(phone), role="touch")
-    end = em.pages(ms, "app", "mobile", em.app_ids(phone), 2 + int(em.rng.expovariate(0.35)), app=True)
+    delay = em.app_delay()
+    em.emit(ms, "app_open", "app", "mobile", em.app_ids(phone), delay, role="touch")
+    end = em.pages(ms, "app", "mobile", em.app_ids(phone), 2 + int(em.rng.expovariate(0.35)), True, delay)
     return Touch("app", 1.0, end, phone)
 
 

@@ -41,8 +41,8 @@ class Emitter:
         h = "%032x" % bits
         record = {"event_id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[bits >> 62 & 3]}{h[17:20]}-{h[20:]}",
                   "event_type": event_type, "channel": channel, "device_type": device_type,
-                  "event_time": _fromtimestamp(ms / 1000, _UTC), "sent_time": _fromtimestamp((ms + delay_ms) / 1000, _UTC),
-                  "locale": self.p.locale}
+                  "event_time": _fromtimestamp(ms / 1000, _UTC),
+                  "sent_time": _fromtimestamp((ms + delay_ms) / 1000, _UTC), "locale": self.p.locale}
         record.update(fields)
         self.out.append((ms, record, role))
         return record
@@ -91,20 +91,33 @@ class Emitter:
     def consent(self) -> dict:
         p = self.p
         return {"marketing": p.email_optin or p.sms_optin, "analytics": p.index % 5 != 0,
-                "personalization": p.index % 3 != 0}
+                "personalization": None if p.index % 7 == 0 else p.index % 3 != 0}  # None: not asked
 
     # -- browsing ----------------------------------------------------------------------
     def pages(self, ms: int, channel: str, device_type: str, ids: dict, n: int, app: bool = False,
               delay_ms: int | None = None) -> int:
-        """``n`` page (or app screen) views after ``ms``; returns the time of the last."""
-        rng, emit = self.rng, self.emit
+        """``n`` page (or app screen) views after ``ms``; returns the time of the last.
+
+        Half of all events are page views: each is a copy of one per-visit template (no emit() call).
+        """
+        rng, out = self.rng, self.out
+        random, getrandbits = rng.random, rng.getrandbits
         pages = APP_PAGES if app else PAGES
+        template = {"event_type": "page_view", "channel": channel, "device_type": device_type,
+                    "locale": self.p.locale, **ids}
         for i in range(n):
-            ms += 8 * SECOND + int(rng.random() * 100_000)
-            fields = dict(ids, page_url=pages[int(rng.random() * len(pages))])
-            if i == 0:  # experiment exposure is logged once per session
-                fields["experiments"] = self.p.experiments()
-            emit(ms, "page_view", channel, device_type, fields, delay_ms)
+            ms += 8 * SECOND + int(random() * 100_000)
+            bits = getrandbits(128)
+            h = "%032x" % bits
+            record = template.copy()
+            record["event_id"] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[bits >> 62 & 3]}{h[17:20]}-{h[20:]}"
+            record["event_time"] = _fromtimestamp(ms / 1000, _UTC)
+            record["sent_time"] = _fromtimestamp(
+                (ms + (15 + int(random() * 1_500) if delay_ms is None else delay_ms)) / 1000, _UTC)
+            record["page_url"] = pages[int(random() * len(pages))]
+            if i == 0:  # experiment exposure is logged once per visit
+                record["experiments"] = self.p.experiments()
+            out.append((ms, record, None))
         return ms
 
     # -- commerce ----------------------------------------------------------------------
@@ -127,16 +140,17 @@ class Emitter:
         revenue = total if discount is None else total * (_HUNDRED - Decimal(str(discount))) / _HUNDRED
         self.orders += 1
         order_id = f"ord-{self.tag}-{p.index}-{self.orders}"
-        money = {"currency": p.currency, "items": items}
+        money = {"currency": p.currency, "items": items}  # each record gets its own copy of the lines below
         offer = self.utm(placement) if placement is not None and placement.offer_id else {}
         if cart:
             ms += 20 * SECOND + int(rng.expovariate(1 / 60_000))
             self.emit(ms, "add_to_cart", channel, device_type,
-                      {**ids, "page_url": CART_URL, "experiments": p.experiments(), **money}, delay_ms)
+                      {**ids, "page_url": CART_URL, "experiments": p.experiments(), **money,
+                       "items": [dict(line) for line in items]}, delay_ms)
             ms += 30 * SECOND + int(rng.expovariate(1 / 90_000))
             self.emit(ms, "checkout", channel, device_type,
                       {**ids, "page_url": CHECKOUT_URL, "order_id": order_id, "experiments": p.experiments(),
-                       **money}, delay_ms)
+                       **money, "items": [dict(line) for line in items]}, delay_ms)
             ms += 20 * SECOND + int(rng.expovariate(1 / 30_000))
         fields = {**ids, **offer, "order_id": order_id, "revenue": revenue.quantize(_CENT, ROUND_HALF_UP),
                   **money, **(extra or {})}
@@ -144,6 +158,12 @@ class Emitter:
             fields["page_url"] = THANKS_URL
             fields["experiments"] = p.experiments()
         return ms, self.emit(ms, "purchase", channel, device_type, fields, delay_ms, role="conversion")
+
+    def app_delay(self) -> int | None:
+        """One app session in five is used offline: the SDK sends it all when back online, up to hours later."""
+        if self.rng.random() >= 0.2:
+            return None
+        return MINUTE + int(self.rng.expovariate(1 / (90 * MINUTE)))
 
     def offline_delay(self) -> int:
         """POS and call-center systems upload in batches: minutes to hours late."""

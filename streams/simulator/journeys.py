@@ -16,11 +16,10 @@ many email/SMS contacts in a week make people unsubscribe; some people lapse.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 
 from streams.simulator import episodes as ep
-from streams.simulator.config import TOUCH_CHANNELS, SimulationConfig
+from streams.simulator.config import SimulationConfig
 from streams.simulator.events import Emitter
 from streams.simulator.ids import DAY, HOUR, MINUTE, SECOND, Weighted
 from streams.simulator.population import Person
@@ -58,12 +57,12 @@ def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, 
     em = Emitter(p, tag, config.raw_pii_share)
     squeeze = config.time_compression
     inbound = _inbound_menu(p)
-    lift = {channel: config.lift(channel) * p.variant_lift * config.base_conversion * p.propensity
-            for channel in TOUCH_CHANNELS}  # the conversion chance of a neutral touch, per channel
+    neutral = p.variant_lift * config.base_conversion * p.propensity  # conversion chance of a neutral touch
+    lifts = config.conversion_lift
     number = 1
     journey = Journey(f"{p.person_id}-j{number}")
     touches, last = 0, start_ms
-    contacts: deque[int] = deque()
+    contacts: list[int] = []  # times of this week's email/SMS contacts (a deque would cost 600 B a person)
     t_self, t_brand = start_ms, start_ms + _next_brand(p, squeeze)
     while True:
         if t_self <= t_brand:
@@ -82,7 +81,7 @@ def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, 
             t_brand = None
         if touch is not None:
             touches += 1
-            chance = lift[touch.channel] * touch.weight * (FIRST_TOUCH if touches == 1 else 1.0)
+            chance = neutral * lifts.get(touch.channel, 1.0) * touch.weight * (FIRST_TOUCH if touches == 1 else 1.0)
             if touch.placement is not None:
                 chance *= config.campaign_lift.get(touch.placement.campaign_id, 1.0)
             if rng.random() < chance:
@@ -122,11 +121,11 @@ def _next_brand(p: Person, squeeze: float) -> float:
     return p.rng.expovariate(rate) / squeeze if rate > 0 else float("inf")
 
 
-def _outbound(em: Emitter, t: int, touches: int, channel: str, contacts: deque[int], p: Person) -> ep.Touch | None:
+def _outbound(em: Emitter, t: int, touches: int, channel: str, contacts: list[int], p: Person) -> ep.Touch | None:
     if channel in ("email", "sms"):
         contacts.append(t)
-        while contacts[0] < t - _WEEK:
-            contacts.popleft()
+        if contacts[0] < t - _WEEK:
+            contacts[:] = [c for c in contacts if c >= t - _WEEK]
         if len(contacts) > p.fatigue_limit and em.rng.random() < 0.2:
             _unsubscribe(em, t, channel)
             return None

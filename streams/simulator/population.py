@@ -13,13 +13,13 @@ import random
 from dataclasses import dataclass, field
 
 from streams.pii import normalize_email, sha256_hex
-from streams.simulator.ids import Weighted, hex_id
+from streams.simulator.ids import Weighted, hex_id, pick
 from streams.simulator.world import EXPERIMENTS
 
 LOCALES = (("en-US", "USD", 0.3), ("de-DE", "EUR", 0.25), ("fr-FR", "EUR", 0.15), ("en-GB", "GBP", 0.15),
            ("es-ES", "EUR", 0.08), ("nl-NL", "EUR", 0.07))
-_DEVICE_COUNTS = (1, 2, 3, 4)
-_DEVICE_COUNT_WEIGHTS = (0.34, 0.34, 0.22, 0.10)
+_DEVICE_COUNTS = Weighted({1: 0.34, 2: 0.34, 3: 0.22, 4: 0.10})
+_LOCALES = Weighted({(locale, currency): weight for locale, currency, weight in LOCALES})
 _KINDS = ("phone", "laptop", "tablet", "store")
 _KIND_WEIGHTS = (0.9, 0.75, 0.35, 0.4)
 _DEVICE_TYPE = {"phone": "mobile", "laptop": "desktop", "tablet": "tablet", "store": "pos_terminal"}
@@ -87,7 +87,7 @@ class Person:
 
 
 def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: float, mean_gap_ms: float) -> Person:
-    n = rng.choices(_DEVICE_COUNTS, _DEVICE_COUNT_WEIGHTS)[0]
+    n = _DEVICE_COUNTS.pick(rng)
     kinds = _pick_kinds(rng, n)
     devices = []
     for kind in kinds:
@@ -99,10 +99,10 @@ def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: 
     has_app = any(d.device_id for d in devices)
     registered = has_app or rng.random() < 0.55
     has_email = registered or rng.random() < 0.6
-    locale, currency = _pick_locale(rng)
+    locale, currency = _LOCALES.pick(rng)
     email = phone = None
     if has_email:
-        email = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}.{index}@{rng.choice(_DOMAINS)}"
+        email = f"{pick(rng, _FIRST)}.{pick(rng, _LAST)}.{index}@{pick(rng, _DOMAINS)}"
     if rng.random() < 0.6:
         phone = f"+1{200 + index % 800}555{index // 800 % 10_000:04d}"
     email_optin = has_email and rng.random() < 0.6
@@ -110,10 +110,10 @@ def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: 
     push_optin = has_app and rng.random() < 0.6
     day = 86_400_000.0
     brand_rates = {
-        "email": rng.choice((1, 2, 3, 5, 7, 10)) / 7 / day if email_optin else 0.0,
-        "sms": rng.choice((0.5, 1, 2, 4)) / 7 / day if sms_optin else 0.0,
-        "push": rng.choice((1, 2, 4)) / 7 / day if push_optin else 0.0,
-        "display": rng.choice((0, 2, 5, 10)) / 7 / day if len(devices) > ("store" in kinds) else 0.0,
+        "email": pick(rng, (1, 2, 3, 5, 7, 10)) / 7 / day if email_optin else 0.0,
+        "sms": pick(rng, (0.5, 1, 2, 4)) / 7 / day if sms_optin else 0.0,
+        "push": pick(rng, (1, 2, 4)) / 7 / day if push_optin else 0.0,
+        "display": pick(rng, (0, 2, 5, 10)) / 7 / day if len(devices) > ("store" in kinds) else 0.0,
         "video": 0.5 / 7 / day if "laptop" in kinds or "tablet" in kinds else 0.0,
         "retail_media": 0.4 / 7 / day if "phone" in kinds or "laptop" in kinds else 0.0,
     }
@@ -139,26 +139,26 @@ def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: 
         propensity=propensity,
         gap_ms=mean_gap_ms * engagement * rng.lognormvariate(0.0, 0.35),
         brand_rates=brand_rates,
-        fatigue_limit=rng.choice((3, 4, 5, 6, 8, 12, 50)),
+        fatigue_limit=pick(rng, (3, 4, 5, 6, 8, 12, 50)),
         variants=tuple((e.experiment_id, *_variant(rng, e)) for e in EXPERIMENTS),
     )
 
 
 def _pick_kinds(rng: random.Random, n: int) -> list[str]:
-    pool, weights, chosen = list(_KINDS), list(_KIND_WEIGHTS), []
+    """n distinct device kinds, each draw weighted by _KIND_WEIGHTS among the kinds left."""
+    weights = list(_KIND_WEIGHTS)
     for _ in range(n):
-        kind = rng.choices(pool, weights)[0]
-        i = pool.index(kind)
-        pool.pop(i), weights.pop(i)
-        chosen.append(kind)
-    return sorted(chosen, key=_KINDS.index)
-
-
-def _pick_locale(rng: random.Random) -> tuple[str, str]:
-    locale, currency, _ = rng.choices(LOCALES, [w for *_, w in LOCALES])[0]
-    return locale, currency
+        r = rng.random() * sum(weights)
+        chosen = max(i for i, w in enumerate(weights) if w)  # float-rounding fallback
+        for i, weight in enumerate(weights):
+            if weight and r < weight:
+                chosen = i
+                break
+            r -= weight
+        weights[chosen] = 0.0  # drawn: not again
+    return [kind for kind, weight in zip(_KINDS, weights) if weight == 0.0]
 
 
 def _variant(rng: random.Random, experiment) -> tuple[str, float]:  # noqa: ANN001
-    i = rng.randrange(len(experiment.variants))
+    i = int(rng.random() * len(experiment.variants))
     return experiment.variants[i], experiment.lifts[i]

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from streams.simulator.config import TOUCH_CHANNELS, SimulationConfig
+from streams.simulator.episodes import IMPRESSION_WEIGHT, OPEN_WEIGHT
+from streams.simulator.journeys import FIRST_TOUCH
 from streams.simulator.keys import routing_key
 from streams.simulator.malformed import Encode, MalformedFactory, SimulatedMessage
 from streams.simulator.stream import people_count, stream_records
@@ -66,9 +68,14 @@ def truth_header(config: SimulationConfig, people: int) -> dict:
         "end": config.end.isoformat(),
         "people": people,
         "base_conversion": config.base_conversion,
+        # chance after a touch = base * propensity * channel (x campaign) lift * variant lifts * weight,
+        # x first_touch_factor on a journey's first touch
+        "touch_weight": {"click_or_visit": 1.0, "email_open": OPEN_WEIGHT, "impression": IMPRESSION_WEIGHT},
+        "first_touch_factor": FIRST_TOUCH,
         "channel_lift": {channel: config.lift(channel) for channel in TOUCH_CHANNELS},
         "campaign_lift": {
-            f"{p.campaign_id}/{p.channel}": round(config.lift(p.channel) * config.campaign_lift.get(p.campaign_id, 1.0), 6)
+            f"{p.campaign_id}/{p.channel}": round(
+                config.lift(p.channel) * config.campaign_lift.get(p.campaign_id, 1.0), 6)
             for p in PLACEMENTS
         },
         "conflicting_offers": conflicts,

@@ -21,6 +21,7 @@ from streams.simulator.population import Person, make_person
 from streams.simulator.truth import IDENTIFIER_KINDS, Journey, TruthSink
 
 DEFAULT_PEOPLE = 1000
+_NEVER = 2**62  # a time after every event
 _PILOT = 300
 
 
@@ -44,7 +45,11 @@ def sorted_uniforms(rng: random.Random, n: int) -> Iterator[float]:
 
 
 def people_count(config: SimulationConfig) -> int:
-    """``people``, else 1000, else (``events`` set) enough people to produce that many events."""
+    """``people``, else 1000, else (``events`` set) enough people to produce that many events.
+
+    Sized from a pilot of 300 people plus 15%: the run stops at ``events``, so its last hours (of a
+    30-day span, about the last 10%) are cut off. Set ``people`` too for a run that covers the span.
+    """
     if config.people is not None:
         return config.people
     if config.events is None:
@@ -53,10 +58,11 @@ def people_count(config: SimulationConfig) -> int:
     rng, tag, total = random.Random(f"pilot-{config.seed}"), run_tag(config.seed), 0
     for i in range(_PILOT):
         person = _person(config, tag, 10_000_000 + i)
-        total += sum(len(batch) for _, batch in person_events(person, config, tag, start + int(rng.random() * (end - start)), end))
+        arrival = start + int(rng.random() * (end - start))
+        total += sum(len(batch) for _, batch in person_events(person, config, tag, arrival, end))
     per_person = max(total / _PILOT, 0.5)
     valid = config.events * (1.0 - config.malformed_share)
-    return max(1, math.ceil(valid / per_person * 1.08) + 20)
+    return max(1, math.ceil(valid / per_person * 1.15) + 20)
 
 
 def _person(config: SimulationConfig, tag: str, index: int) -> Person:
@@ -73,34 +79,40 @@ def stream_records(config: SimulationConfig, truth: TruthSink | None = None,
     n = people_count(config) if people is None else people
     start, end = to_ms(config.span_start), to_ms(config.end)
     tag = run_tag(config.seed)
-    arrivals = sorted_uniforms(random.Random(f"arrivals-{config.seed}"), n)
+    arrivals = (start + int(u * (end - start)) for u in sorted_uniforms(random.Random(f"arrivals-{config.seed}"), n))
     heap: list[list] = []  # [next event ms, admission order, _Active]; order breaks ties
-    index, arrival = 0, next(arrivals, None)
+    index, arrival = 0, next(arrivals, _NEVER)
     push, replace = heapq.heappush, heapq.heapreplace
     try:
         while True:
-            while arrival is not None and (not heap or start + arrival * (end - start) <= heap[0][0]):
+            while arrival <= (heap[0][0] if heap else _NEVER - 1):  # people join when time reaches them
                 person = _person(config, tag, index)
-                episodes = person_events(person, config, tag, start + int(arrival * (end - start)), end)
+                episodes = person_events(person, config, tag, arrival, end)
                 first = next(episodes, None)
                 if first is not None:
                     push(heap, [first[1][0][0], index, _Active(person, episodes, *first)])
-                index, arrival = index + 1, next(arrivals, None)
+                index, arrival = index + 1, next(arrivals, _NEVER)
             if not heap:
                 return
             entry = heap[0]
             active = entry[2]
-            batch, pos = active.batch, active.pos + 1
-            record = batch[pos - 1][1]
-            if pos < len(batch):  # the same episode goes on: re-sift only if someone else is due first
-                active.pos = pos
-                entry[0] = batch[pos][0]
-                size = len(heap)
-                if (size > 1 and heap[1] < entry) or (size > 2 and heap[2] < entry):
-                    replace(heap, entry)
+            size = len(heap)
+            # Everything of this episode strictly before the next other person (or arrival) goes out in a run.
+            due = min(heap[1][0] if size > 1 else _NEVER, heap[2][0] if size > 2 else _NEVER, arrival)
+            batch, pos, last = active.batch, active.pos, len(active.batch) - 1
+            while pos < last and batch[pos + 1][0] < due:
+                active.pos = pos + 1
+                yield batch[pos][1]
+                pos += 1
+            record = batch[pos][1]
+            if pos < last:
+                active.pos = pos + 1
+                entry[0] = batch[pos + 1][0]
+                replace(heap, entry)
                 yield record
                 continue
-            _book(active, active.journey, batch)
+            if truth is not None:
+                _book(active, active.journey, batch)
             following = next(active.episodes, None)
             if following is None:
                 heapq.heappop(heap)
@@ -128,27 +140,36 @@ def _book(active: _Active, journey: Journey, items: list) -> None:
     journey.last_ms = items[-1][0]
     ids, person = active.ids, active.person
     event_ids, devices = journey.event_ids, journey.devices
-    anonymous, device_ids = ids["anonymous_id"], ids["device_id"]
+    anonymous, device_ids, users = ids["anonymous_id"], ids["device_id"], ids["user_id"]
+    emails, phones, loyalty = ids["email_sha256"], ids["phone_sha256"], ids["loyalty_id"]
     for _, record, role in items:
         event_ids.append(record["event_id"])
         get = record.get
-        device = get("anonymous_id")
-        if device:
-            anonymous.add(device)
-            devices.add(device)
+        value = get("anonymous_id")
+        if value:
+            anonymous.add(value)
+            devices.add(value)
         else:
-            device = get("device_id")
-            if device:
-                device_ids.add(device)
-                devices.add(device)
-        for kind in _PERSONAL:
-            value = get(kind)
+            value = get("device_id")
             if value:
-                ids[kind].add(value)
+                device_ids.add(value)
+                devices.add(value)
+        value = get("user_id")
+        if value:
+            users.add(value)
+        value = get("email_sha256")
+        if value:
+            emails.add(value)
+        value = get("phone_sha256")
+        if value:
+            phones.add(value)
+        value = get("loyalty_id")
+        if value:
+            loyalty.add(value)
         if "email" in record:
-            ids["email_sha256"].add(person.email_sha256)
+            emails.add(person.email_sha256)
         if "phone" in record:
-            ids["phone_sha256"].add(person.phone_sha256)
+            phones.add(person.phone_sha256)
         if role is None:
             if record["event_type"] == "unsubscribe":
                 journey.unsubscribed.append(record["channel"])
@@ -160,9 +181,6 @@ def _book(active: _Active, journey: Journey, items: list) -> None:
             journey.order_id = record["order_id"]
             journey.revenue = str(record["revenue"])
             journey.currency = record["currency"]
-
-
-_PERSONAL = ("user_id", "email_sha256", "phone_sha256", "loyalty_id")
 
 
 def person_truth(active: _Active) -> dict:

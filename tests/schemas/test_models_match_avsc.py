@@ -125,3 +125,22 @@ def test_checker_catches_a_model_only_type_change() -> None:
     problems = model_problems(loose, schema)
     assert any("quantity" in p and "above" in p for p in problems)
     assert any("unit_price" in p and "decimal" in p for p in problems)
+
+
+def test_every_enum_has_a_default_symbol_for_old_readers() -> None:
+    def enums(schema: Any) -> Any:
+        if isinstance(schema, list):
+            for branch in schema:
+                yield from enums(branch)
+        elif isinstance(schema, dict):
+            if schema.get("type") == "enum":
+                yield schema
+            for field in schema.get("fields", []):
+                yield from enums(field["type"])
+            for key in ("items", "values"):
+                if key in schema:
+                    yield from enums(schema[key])
+
+    for entry in default_catalog():
+        for enum in enums(entry.raw):
+            assert enum.get("default") in enum["symbols"], f"{entry.label}: enum {enum['name']} needs a default"

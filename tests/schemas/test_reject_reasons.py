@@ -155,3 +155,10 @@ def test_details_say_what_to_do() -> None:
     assert "touchpoint.v2" in details[RejectReason.unknown_schema]
     assert "1 byte(s) follow" in details[RejectReason.trailing_bytes]
     assert "limit is 100" in details[RejectReason.oversized_payload]
+
+
+def test_decode_errors_share_the_project_root() -> None:
+    from infra.exceptions import TouchlineError
+
+    with pytest.raises(TouchlineError):
+        AvroDecoder().decode(b"")

@@ -61,15 +61,13 @@ def test_body_over_limit_is_refused_and_nothing_is_inserted(small_store, small_c
 
 def test_queries_beyond_the_concurrency_limit_wait_then_fail(small_store, small_client):
     errors: list[BaseException] = []
+    slow_client = client_for(small_store.url, username=USER, password=PASSWORD)  # connect probes done here
 
     def slow() -> None:
-        client = client_for(small_store.url, username=USER, password=PASSWORD)
         try:
-            client.command("SELECT sleep(2)")
+            slow_client.command("SELECT sleep(2)")
         except BaseException as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
-        finally:
-            client.close()
 
     thread = threading.Thread(target=slow)
     thread.start()
@@ -79,8 +77,10 @@ def test_queries_beyond_the_concurrency_limit_wait_then_fail(small_store, small_
         with pytest.raises(DatabaseError) as info:
             while time.monotonic() < deadline:
                 small_client.command("SELECT 1")
+                time.sleep(0.05)  # polling interval: leaves the slot free for the slow query to take
         assert info.value.code == 202 and "--max-concurrent-queries" in str(info.value)
     finally:
         thread.join(30)
+        slow_client.close()
     assert not errors
     assert small_client.command("SELECT 1") == 1

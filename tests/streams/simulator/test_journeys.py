@@ -78,7 +78,8 @@ def test_outcomes_non_buyers_unsubscribes_bopis(population_run: Run) -> None:
     records = population_run.records
     pickups = [r for r in records if r.get("properties", {}).get("fulfillment") == "bopis_pickup"]
     orders = {r["order_id"]: r for r in records if r["event_type"] == "purchase"}
-    assert pickups and all(orders[p["order_id"]]["store_id"] == p["store_id"] for p in pickups if p["order_id"] in orders)
+    assert pickups
+    assert all(orders[p["order_id"]]["store_id"] == p["store_id"] for p in pickups if p["order_id"] in orders)
 
 
 def test_campaigns_offers_experiments(population_run: Run) -> None:

@@ -1,0 +1,228 @@
+"""`touchline bench`: the pipeline against a raw-client baseline, measured in the same run.
+
+Baseline: confluent-kafka consumer -> fastavro decode -> the same row mapping
+-> batched clickhouse-connect inserts into the same DDL -> commit. No Faust,
+no validation, no enrichment, no dead-letter path: the floor of what any
+Python pipeline on these clients can do on this machine.
+
+Pipeline: `touchline worker` processes (Faust ingest + ClickHouse sink).
+
+Both read the same pre-produced events from their own topics/databases on
+the same broker and ClickHouse. Throughput counts from the first row visible
+to the last (start-up excluded, reported apart); latency is event -> queryable
+(ClickHouse ``inserted_at`` minus the producer's ``sent_time``) for a paced
+live phase.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from confluent_kafka import Consumer, TopicPartition
+from fastavro import schemaless_reader
+
+from infra.processes import TouchlineProcess
+from infra.settings import Settings
+from schemas.catalog import default_catalog
+from schemas.wire import AvroEncoder
+from sinks.clickhouse import connect
+from sinks.migrate import migrate
+from sinks.rows import TOUCHPOINT_COLUMNS, touchpoint_row
+from streams.kafka_config import confluent_config
+from streams.produce import TouchpointProducer
+from streams.simulator import SimulationConfig, simulate
+from streams.topics import TopicNames, ensure_topics
+
+
+@dataclass
+class Leg:
+    name: str
+    events: int = 0
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    latency_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def quantile(self, q: float) -> float:
+        if not self.latency_ms:
+            return float("nan")
+        return statistics.quantiles(self.latency_ms, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+@dataclass
+class BenchReport:
+    events: int
+    workers: int
+    baseline: Leg
+    pipeline: Leg
+    live_rate: float
+
+    def render(self) -> str:
+        lines = [
+            f"events: {self.events}, pipeline workers: {self.workers}, live phase at {self.live_rate:,.0f} ev/s",
+            f"{'leg':10} {'ev/s':>10} {'start-up s':>11} {'latency p50 ms':>15} {'p99 ms':>8}",
+        ]
+        for leg in (self.baseline, self.pipeline):
+            lines.append(
+                f"{leg.name:10} {leg.rate:10,.0f} {leg.startup_seconds:11.1f} "
+                f"{leg.quantile(0.5):15,.0f} {leg.quantile(0.99):8,.0f}"
+            )
+        ratio = self.pipeline.rate / self.baseline.rate if self.baseline.rate else float("nan")
+        lines.append(f"pipeline / baseline throughput: {ratio:.2f}")
+        return "\n".join(lines)
+
+
+def _count(client, table: str) -> int:  # noqa: ANN001
+    return client.query(f"SELECT count() FROM {table}").result_rows[0][0]
+
+
+def _produce(settings: Settings, events: int, seed: int, live_rate: float | None = None) -> int:
+    """Valid events only; in live mode paced, with sent_time = the moment of sending."""
+    end = datetime.now(timezone.utc)
+    config = SimulationConfig(seed=seed, events=events, malformed_share=0.0, start=end - timedelta(days=7), end=end)
+    encoder = AvroEncoder("touchpoint")
+    started = time.monotonic()
+    sent = 0
+    with TouchpointProducer(settings) as producer:
+        for sent, message in enumerate(simulate(config, encoder.encode), start=1):
+            if live_rate:
+                record = dict(message.record, sent_time=datetime.now(timezone.utc))
+                producer.send_raw(encoder.encode(record), message.key)
+                ahead = sent / live_rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing to the target rate
+            else:
+                producer.send_raw(message.payload, message.key)
+    return sent
+
+
+def _wait_rows(client, table: str, target: int, leg: Leg, started: float, timeout: float) -> None:  # noqa: ANN001
+    """Poll until ``target`` rows; throughput from the first row seen to the last."""
+    first_seen = None
+    deadline = time.monotonic() + timeout
+    while True:
+        count = _count(client, table)
+        now = time.monotonic()
+        if count and first_seen is None:
+            first_seen = now
+            leg.startup_seconds = now - started
+        if count >= target:
+            leg.seconds = max(now - (first_seen or started), 1e-6)
+            leg.events = count
+            return
+        if now > deadline:
+            raise TimeoutError(f"{leg.name}: {count}/{target} rows in {table} after {timeout:g}s")
+        time.sleep(0.1)  # polling interval
+
+
+def _latency(client, table: str, leg: Leg, since: datetime) -> None:  # noqa: ANN001
+    rows = client.query(
+        f"SELECT dateDiff('millisecond', sent_time, inserted_at) FROM {table} "
+        "WHERE sent_time >= {since:DateTime64(3)}",
+        parameters={"since": since},
+    ).result_rows
+    leg.latency_ms = [float(r[0]) for r in rows]
+
+
+class Baseline(threading.Thread):
+    """confluent-kafka -> fastavro -> clickhouse-connect, batched, commit after insert."""
+
+    def __init__(self, settings: Settings, topic: str, table: str, batch_rows: int):
+        super().__init__(name="baseline", daemon=True)
+        self.settings, self.topic, self.table, self.batch_rows = settings, topic, table, batch_rows
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # reported by the caller
+            self.error = exc
+
+    def _run(self) -> None:
+        entry = default_catalog().get("touchpoint")
+        client = connect(self.settings)
+        consumer = Consumer(confluent_config(self.settings, **{
+            "group.id": f"{self.settings.app_id}-baseline", "auto.offset.reset": "earliest",
+            "enable.auto.commit": False}))
+        consumer.subscribe([self.topic])
+        rows: list[tuple] = []
+        offsets: dict[int, int] = {}
+        last_flush = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                for message in consumer.consume(num_messages=10_000, timeout=0.1):
+                    if message.error():
+                        continue
+                    record = schemaless_reader(io.BytesIO(message.value()[10:]), entry.parsed, None)
+                    record.update(source_topic=message.topic(), source_partition=message.partition(),
+                                  source_offset=message.offset(), ingested_at=datetime.now(timezone.utc),
+                                  writer_schema=entry.label, profile_id=None)
+                    rows.append(touchpoint_row(record))
+                    offsets[message.partition()] = message.offset() + 1
+                if rows and (len(rows) >= self.batch_rows or time.monotonic() - last_flush >= 1.0):
+                    client.insert(self.table, rows, column_names=list(TOUCHPOINT_COLUMNS))
+                    consumer.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()],
+                                    asynchronous=False)
+                    rows.clear()
+                    last_flush = time.monotonic()
+        finally:
+            consumer.close()
+            client.close()
+
+
+def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: float = 2000,
+              live_seconds: float = 15, timeout: float = 900) -> BenchReport:
+    run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    base = settings.model_copy(update={"topic_prefix": f"bench{run}.base.", "clickhouse_database": f"bench{run}_base",
+                                       "app_id": f"bench{run}-base"})
+    pipe = settings.model_copy(update={"topic_prefix": f"bench{run}.pipe.", "clickhouse_database": f"bench{run}_pipe",
+                                       "app_id": f"bench{run}-pipe", "worker_web_port": 0})
+    client = connect(settings)
+    for s in (base, pipe):
+        ensure_topics(s)
+        migrate(client, s.clickhouse_database)
+    base_table, pipe_table = f"{base.clickhouse_database}.touchpoints", f"{pipe.clickhouse_database}.touchpoints"
+
+    _produce(base, events, seed=1)
+    _produce(pipe, events, seed=1)
+
+    baseline_leg, pipeline_leg = Leg("baseline"), Leg("pipeline")
+    started = time.monotonic()
+    baseline = Baseline(base, TopicNames.from_settings(base).raw, base_table, settings.sink_batch_rows)
+    baseline.start()
+    try:
+        _wait_rows(client, base_table, events, baseline_leg, started, timeout)
+        live_events = int(live_rate * live_seconds)
+        since = datetime.now(timezone.utc)
+        _produce(base, live_events, seed=2, live_rate=live_rate)
+        _wait_rows(client, base_table, events + live_events, Leg("baseline-live"), time.monotonic(), timeout)
+        _latency(client, base_table, baseline_leg, since)
+    finally:
+        baseline.stop_event.set()
+        baseline.join(30)
+    if baseline.error:
+        raise baseline.error
+
+    log_dir = settings.data_dir / "bench"
+    started = time.monotonic()
+    procs = [TouchlineProcess(["worker"], pipe, log_dir / f"worker-{i}.log", log_level="WARNING")
+             for i in range(workers)]
+    try:
+        _wait_rows(client, pipe_table, events, pipeline_leg, started, timeout)
+        since = datetime.now(timezone.utc)
+        _produce(pipe, live_events, seed=2, live_rate=live_rate)
+        _wait_rows(client, pipe_table, events + live_events, Leg("pipeline-live"), time.monotonic(), timeout)
+        _latency(client, pipe_table, pipeline_leg, since)
+    finally:
+        for proc in procs:
+            proc.stop()
+    return BenchReport(events, workers, baseline_leg, pipeline_leg, live_rate)
