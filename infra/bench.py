@@ -64,10 +64,12 @@ class BenchReport:
     baseline: Leg
     pipeline: Leg
     live_rate: float
+    split: bool = False
 
     def render(self) -> str:
+        layout = "worker --no-sink + sink processes" if self.split else "worker processes (sink thread inside)"
         lines = [
-            f"events: {self.events}, pipeline workers: {self.workers}, live phase at {self.live_rate:,.0f} ev/s",
+            f"events: {self.events}, pipeline: {self.workers} x {layout}, live phase at {self.live_rate:,.0f} ev/s",
             f"{'leg':10} {'ev/s':>10} {'start-up s':>11} {'latency p50 ms':>15} {'p99 ms':>8}",
         ]
         for leg in (self.baseline, self.pipeline):
@@ -180,7 +182,8 @@ class Baseline(threading.Thread):
 
 
 def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: float = 2000,
-              live_seconds: float = 15, timeout: float = 900) -> BenchReport:
+              live_seconds: float = 15, timeout: float = 900, split: bool = False) -> BenchReport:
+    """``split``: each worker without its sink thread, plus one `touchline sink` process per worker."""
     run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     base = settings.model_copy(update={"topic_prefix": f"bench{run}.base.", "clickhouse_database": f"bench{run}_base",
                                        "app_id": f"bench{run}-base"})
@@ -214,8 +217,9 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
 
     log_dir = settings.data_dir / "bench"
     started = time.monotonic()
-    procs = [TouchlineProcess(["worker"], pipe, log_dir / f"worker-{i}.log", log_level="WARNING")
-             for i in range(workers)]
+    commands = [["worker", "--no-sink"], ["sink"]] if split else [["worker"]]
+    procs = [TouchlineProcess(args, pipe, log_dir / f"{args[0]}-{i}.log", log_level="WARNING")
+             for i in range(workers) for args in commands]
     try:
         _wait_rows(client, pipe_table, events, pipeline_leg, started, timeout)
         since = datetime.now(timezone.utc)
@@ -225,4 +229,4 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
     finally:
         for proc in procs:
             proc.stop()
-    return BenchReport(events, workers, baseline_leg, pipeline_leg, live_rate)
+    return BenchReport(events, workers, baseline_leg, pipeline_leg, live_rate, split)

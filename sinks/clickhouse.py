@@ -87,6 +87,7 @@ class ClickHouseSink(BatchingSink[tuple]):
         self.table = table
         self.columns = list(columns)
         self.retry_after = retry_after
+        self._types: list[str] | None = None
 
     def write(self, batch: Batch[tuple]) -> None:
         try:
@@ -95,6 +96,8 @@ class ClickHouseSink(BatchingSink[tuple]):
                 self.table,
                 batch.items,
                 column_names=self.columns,
+                # Known types skip the client's DESCRIBE round trip on every insert.
+                column_type_names=self._types or self._column_types(client),
                 settings={"insert_deduplication_token": batch.dedup_token},
             )
         except (ClickHouseError, ConfigError) as exc:
@@ -105,6 +108,19 @@ class ClickHouseSink(BatchingSink[tuple]):
                     retry_after=self.retry_after,
                 ) from exc
             raise SinkError(f"insert into {self.table} failed: {_first_line(exc)}") from exc
+
+    def _column_types(self, client: Client) -> list[str]:
+        database, _, table = self.table.rpartition(".")
+        rows = client.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+            parameters={"db": database or client.database or "default", "t": table},
+        ).result_rows
+        types = dict(rows)
+        missing = [c for c in self.columns if c not in types]
+        if missing:
+            raise SinkError(f"table {self.table} has no column(s) {missing}: run `touchline migrate`")
+        self._types = [types[c] for c in self.columns]
+        return self._types
 
     def _connect(self) -> Client:
         self._client = self._client_factory()

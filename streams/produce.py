@@ -24,17 +24,14 @@ from pydantic import ValidationError
 from infra.exceptions import TouchlineError
 from infra.settings import Settings
 from schemas.models import TouchpointEvent
+from schemas.registry import connect_registry
 from schemas.validation import describe_validation_error
 from schemas.wire import AvroEncoder
 from streams.kafka_config import producer_config
+from streams.keys import routing_key
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
-
-# Device-level identifiers first: one device's events then share a key, so
-# they keep their order on one partition (sessions are per device).
-KEY_PRIORITY = ("anonymous_id", "device_id", "user_id", "loyalty_id", "email_sha256", "phone_sha256")
-
 
 class InvalidTouchpoint(TouchlineError):
     def __init__(self, field: str | None, message: str):
@@ -44,15 +41,6 @@ class InvalidTouchpoint(TouchlineError):
 
 class DeliveryFailed(TouchlineError):
     """Kafka did not acknowledge some messages within the timeout."""
-
-
-def routing_key(record: Mapping[str, Any]) -> bytes | None:
-    """The message key: the event's most device-specific identifier (see docs/producers.md)."""
-    for name in KEY_PRIORITY:
-        value = record.get(name)
-        if value:
-            return str(value).encode("utf-8")
-    return None
 
 
 def validate(record: Mapping[str, Any]) -> TouchpointEvent:
@@ -70,6 +58,9 @@ class TouchpointProducer:
     def __init__(self, settings: Settings, *, topic: str | None = None, registry: Any = None, **config: Any):
         self.topic = topic or TopicNames.from_settings(settings).raw
         self._timeout = settings.kafka_timeout_s
+        if registry is None and settings.schema_registry_url:
+            registry = connect_registry(settings.schema_registry_url, timeout=settings.kafka_timeout_s)
+        # With a registry: Confluent framing; without: Avro single-object encoding.
         self._encoder = AvroEncoder("touchpoint", registry=registry, subject=f"{self.topic}-value")
         self._producer = Producer(producer_config(settings, **config))
         self.delivered = 0
@@ -124,5 +115,11 @@ class TouchpointProducer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Deliver what was accepted, also when the block failed later (its error wins)."""
         if exc[0] is None:
             self.flush()
+            return
+        try:
+            self.flush()
+        except DeliveryFailed as failed:
+            log.error("%s", failed)

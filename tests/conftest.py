@@ -2,4 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures",
+    "tests.infra.store.fixtures",
+    "tests.streams.simulator.fixtures",
 ]

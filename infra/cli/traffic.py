@@ -121,8 +121,12 @@ def demo(lazy, events: int, seed: int, timeout: float) -> None:  # noqa: ANN001
 @click.command()
 @click.option("--events", type=click.IntRange(min=1000), default=100_000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 8), default=1, show_default=True)
+@click.option("--split/--no-split", default=False, show_default=True,
+              help="Run the sink as its own process next to each `worker --no-sink`.")
+@click.option("--live-rate", type=click.FloatRange(min=10), default=2000, show_default=True,
+              help="Events/s of the paced phase that measures latency.")
 @pass_settings
-def bench(lazy, events: int, workers: int) -> None:  # noqa: ANN001
+def bench(lazy, events: int, workers: int, split: bool, live_rate: float) -> None:  # noqa: ANN001
     """Benchmark: raw confluent-kafka + fastavro + ClickHouse baseline vs the pipeline, same run.
 
     Prints ev/s for both, the ratio, and event->queryable latency p50/p99.
@@ -130,7 +134,7 @@ def bench(lazy, events: int, workers: int) -> None:  # noqa: ANN001
     """
     from infra.bench import run_bench
 
-    click.echo(run_bench(lazy.get(), events=events, workers=workers).render())
+    click.echo(run_bench(lazy.get(), events=events, workers=workers, split=split, live_rate=live_rate).render())
 
 
 COMMANDS = [produce, simulate, kpi, demo, bench]

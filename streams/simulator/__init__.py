@@ -7,7 +7,7 @@ caused each conversion.
 """
 
 from streams.simulator.config import MALFORMED_KINDS, TOUCH_CHANNELS, SimulationConfig
-from streams.simulator.keys import routing_key
+from streams.keys import routing_key
 from streams.simulator.malformed import SimulatedMessage
 from streams.simulator.simulate import simulate, truth_header
 from streams.simulator.stream import people_count, stream_records

@@ -61,6 +61,11 @@ class SimulationConfig(BaseModel):
     time_compression: float = Field(1.0, ge=1, description="Divide gaps between sessions (live demos).")
     raw_pii_share: float = Field(0.2, ge=0, le=1, description="Store/call/event captures sending raw email/phone.")
 
+    # One process per core: shard i of n simulates the people with index % n == i (n shards together =
+    # the unsharded population, person for person) and stops at its share of ``events``.
+    shard: int = Field(0, ge=0)
+    shards: int = Field(1, ge=1, le=1024)
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         for name in ("start", "end"):
@@ -81,11 +86,20 @@ class SimulationConfig(BaseModel):
             raise ValueError("malformed_weights: weights must be >= 0 and at least one > 0")
         if any(v <= 0 for v in (*self.conversion_lift.values(), *self.campaign_lift.values())):
             raise ValueError("lifts must be > 0")
+        if self.shard >= self.shards:
+            raise ValueError(f"shard {self.shard} out of range: shards are 0..{self.shards - 1}")
         return self
 
     @property
     def span_start(self) -> datetime:
         return self.start if self.start is not None else self.end - timedelta(days=30)
+
+    @property
+    def shard_events(self) -> int | None:
+        """This shard's message cap: its share of ``events``."""
+        if self.events is None:
+            return None
+        return self.events // self.shards + (1 if self.shard < self.events % self.shards else 0)
 
     def lift(self, channel: str) -> float:
         return self.conversion_lift.get(channel, 1.0)

@@ -86,7 +86,6 @@ def _land(em: Emitter, ms: int, event_type: str, channel: str, device: Device, p
           extra: dict | None = None) -> Touch:
     if em.rng.random() < 0.015:  # cookies cleared: same device, new anonymous id, logged out
         device.anonymous_id = hex_id(em.rng, "anon-")
-        device.cookies.append(device.anonymous_id)
         device.logged_in = device.consented = False
     fields = {**em.web_ids(device), **em.utm(placement), **em.cost(placement, "click"), **(extra or {})}
     fields["page_url"] = placement.landing_url if placement is not None else f"{SHOP}/"

@@ -40,7 +40,7 @@ _fromtimestamp = datetime.fromtimestamp
 
 def person_rng(seed: int, index: int) -> random.Random:
     """Independent stream per person: a person's life does not depend on who else is simulated."""
-    return random.Random(seed * 1_000_003 + index * 7919 + 0x5EED)
+    return random.Random(f"person-{seed}-{index}")  # str seeds go through SHA-512: no (seed, index) collide
 
 
 def run_tag(seed: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from streams.simulator.config import MALFORMED_KINDS
 from streams.simulator.ids import uuid4
-from streams.simulator.keys import routing_key
+from streams.keys import routing_key
 
 Encode = Callable[[dict[str, Any]], bytes]
 IDENTIFIER_FIELDS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id",

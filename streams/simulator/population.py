@@ -36,7 +36,6 @@ class Device:
     device_id: str | None = None  # app install id (phones with the app)
     logged_in: bool = False  # web session carries user_id once the person logged in here
     consented: bool = False  # the consent banner was answered on the current cookie
-    cookies: list[str] = field(default_factory=list)  # every cookie this device had
 
 
 @dataclass(slots=True)
@@ -62,13 +61,14 @@ class Person:
     brand_rates: dict[str, float]  # outbound contacts per ms, by channel (change with set_brand_rate)
     fatigue_limit: int  # email+SMS contacts in 7 days before the person may unsubscribe
     variants: tuple[tuple[str, str, float], ...]  # (experiment id, variant id, true lift)
-    web_devices: tuple[Device, ...] = ()
-    variant_lift: float = 1.0  # product of the true lifts of the person's variants
-    brand: Weighted = field(default_factory=lambda: Weighted({}))
+    web_devices: tuple[Device, ...] = field(init=False)  # devices with a browser cookie
+    variant_lift: float = field(init=False)  # product of the true lifts of the person's variants
+    brand: Weighted = field(init=False)  # which outbound channel contacts next
 
     def __post_init__(self) -> None:
         self.web_devices = tuple(d for d in self.devices if d.anonymous_id is not None)
         self.brand = Weighted(self.brand_rates)
+        self.variant_lift = 1.0
         for _, _, lift in self.variants:
             self.variant_lift *= lift
 
@@ -92,7 +92,7 @@ def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: 
     devices = []
     for kind in kinds:
         cookie = None if kind == "store" else hex_id(rng, "anon-")
-        device = Device(kind, _DEVICE_TYPE[kind], cookie, cookies=[cookie] if cookie else [])
+        device = Device(kind, _DEVICE_TYPE[kind], cookie)
         if kind == "phone" and rng.random() < 0.45:
             device.device_id = hex_id(rng, "dev-")
         devices.append(device)

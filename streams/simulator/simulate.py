@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from streams.simulator.config import TOUCH_CHANNELS, SimulationConfig
 from streams.simulator.episodes import IMPRESSION_WEIGHT, OPEN_WEIGHT
 from streams.simulator.journeys import FIRST_TOUCH
-from streams.simulator.keys import routing_key
+from streams.keys import routing_key
 from streams.simulator.malformed import Encode, MalformedFactory, SimulatedMessage
 from streams.simulator.stream import people_count, stream_records
 from streams.simulator.truth import TruthSink
@@ -28,14 +28,20 @@ from streams.simulator.world import EXPERIMENTS, PLACEMENTS, conflicting_campaig
 
 
 def simulate(config: SimulationConfig, encode: Encode, truth: TruthSink | None = None) -> Iterator[SimulatedMessage]:
-    """Stop after ``config.events`` messages (malformed included) or when every journey ended at ``config.end``."""
+    """Messages in event-time order, until ``config.events`` (malformed included; this shard's share when
+    sharded) or until every journey ended at ``config.end``.
+
+    Exhaust or ``close()`` the iterator (``contextlib.closing``): closing writes the people still active
+    and the summary to ``truth``.
+    """
     people = people_count(config)
     if truth is not None:
         truth.begin(truth_header(config, people))
-    factory = MalformedFactory(encode, random.Random(f"malformed-{config.seed}"), config.malformed_weights,
+    where = f"{config.seed}" if config.shards == 1 else f"{config.seed}/{config.shard}of{config.shards}"
+    factory = MalformedFactory(encode, random.Random(f"malformed-{where}"), config.malformed_weights,
                                config.oversized_bytes)
-    chooser = random.Random(f"malformed-slots-{config.seed}")
-    share, limit = config.malformed_share, config.events
+    chooser = random.Random(f"malformed-slots-{where}")
+    share, limit = config.malformed_share, config.shard_events
     records = stream_records(config, truth, people)
     counts: Counter[str] = Counter()
     sent = valid = 0
@@ -67,6 +73,8 @@ def truth_header(config: SimulationConfig, people: int) -> dict:
         "start": config.span_start.isoformat(),
         "end": config.end.isoformat(),
         "people": people,
+        "shard": config.shard,
+        "shards": config.shards,
         "base_conversion": config.base_conversion,
         # chance after a touch = base * propensity * channel (x campaign) lift * variant lifts * weight,
         # x first_touch_factor on a journey's first touch

@@ -3,8 +3,11 @@
 People arrive at sorted uniform times over the span (generated one by one,
 never all at once); a person enters the merge heap when the stream reaches
 their arrival and leaves when their last event is out, so memory holds only
-the people active at the current time. Each person draws from their own
-random stream, so adding people or stopping early never changes anyone's events.
+the people active at the current time, never events beyond each one's
+current episode. Most people stay active until ``end`` (the brand keeps
+writing to them): about 10 KB each, e.g. 1M events = 22k people = ~240 MB.
+Each person draws from their own random stream, so stopping early or
+sharding across processes never changes anyone's events.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def stream_records(config: SimulationConfig, truth: TruthSink | None = None,
     """
     n = people_count(config) if people is None else people
     start, end = to_ms(config.span_start), to_ms(config.end)
-    tag = run_tag(config.seed)
+    tag, shard, shards = run_tag(config.seed), config.shard, config.shards
     arrivals = (start + int(u * (end - start)) for u in sorted_uniforms(random.Random(f"arrivals-{config.seed}"), n))
     heap: list[list] = []  # [next event ms, admission order, _Active]; order breaks ties
     index, arrival = 0, next(arrivals, _NEVER)
@@ -86,6 +89,9 @@ def stream_records(config: SimulationConfig, truth: TruthSink | None = None,
     try:
         while True:
             while arrival <= (heap[0][0] if heap else _NEVER - 1):  # people join when time reaches them
+                if index % shards != shard:  # another process simulates this person
+                    index, arrival = index + 1, next(arrivals, _NEVER)
+                    continue
                 person = _person(config, tag, index)
                 episodes = person_events(person, config, tag, arrival, end)
                 first = next(episodes, None)

@@ -1,7 +1,6 @@
 """Fixtures for the store's tests: one store subprocess per test module, clients, throwaway databases.
 
-Import the fixtures into a test module (``from tests.infra.store.fixtures import ...``);
-they can move to the root conftest's plugin list unchanged.
+Registered by the root conftest; the helpers (``client_for``, ``store_log``) are imported directly.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from tests.infra.store.fixtures import client, client_factory, database, store  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

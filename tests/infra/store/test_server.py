@@ -16,7 +16,6 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 from clickhouse_connect.driver.summary import QuerySummary
 
-from tests.infra.store.fixtures import client, client_factory, database, store  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

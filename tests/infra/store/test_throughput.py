@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.store.fixtures import store  # noqa: F401
 from tests.infra.store.throughput import measure, measure_arrow, measure_store_only
 
 pytestmark = pytest.mark.integration

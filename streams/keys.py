@@ -1,7 +1,7 @@
 """The Kafka message key of a touchpoint: its most device-specific identifier.
 
 One device's events then share a key and keep their order on one partition
-(sessions are per device). Same rule as ``streams.produce.routing_key``.
+(sessions are per device). docs/producers.md states the rule for channel backends.
 """
 
 from __future__ import annotations
