@@ -35,11 +35,12 @@ def source_of(message: Message) -> Source:
     )
 
 
-def build_sink_runner(settings: Settings, group_id: str | None = None) -> SinkRunner:
-    """Apply the DDL, then wire enriched -> touchpoints and rejects -> rejects."""
+def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl: bool = True) -> SinkRunner:
+    """Apply the DDL (unless told not to), then wire enriched -> touchpoints and rejects -> rejects."""
     database = settings.clickhouse_database
     client_factory = partial(connect, settings)
-    migrate(client_factory(), database)
+    if apply_ddl:
+        migrate(client_factory(), database)
     names = TopicNames.from_settings(settings)
     dlq_producer = Producer(producer_config(settings))
     reject_encoder = AvroEncoder("rejected_event")

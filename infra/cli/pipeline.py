@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 
 import click
@@ -35,11 +37,22 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
         settings = settings.model_copy(update={"worker_web_port": web_port})
     ensure_topics(settings)
     runner = thread = None
+    sink_failed = threading.Event()
     if sink:
         from sinks.worker import build_sink_runner
 
         runner = build_sink_runner(settings)
-        thread = threading.Thread(target=runner.run, name="clickhouse-sink", daemon=True)
+
+        def run_sink() -> None:
+            try:
+                runner.run()
+            except BaseException:
+                # A dead sink must not leave a worker that ingests into the void.
+                log.exception("ClickHouse sink failed: stopping the worker (nothing past the last flush is committed)")
+                sink_failed.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        thread = threading.Thread(target=run_sink, name="clickhouse-sink", daemon=True)
         thread.start()
     pipeline = create_app(settings)
     level = logging.getLevelName(logging.getLogger().level).lower()
@@ -49,6 +62,8 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
         if runner is not None:
             runner.stop()
             thread.join(timeout=settings.clickhouse_timeout_s + 10)
+        if sink_failed.is_set():
+            sys.exit(1)
 
 
 @click.command()
