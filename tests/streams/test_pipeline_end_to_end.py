@@ -86,3 +86,36 @@ def test_counts_in_equal_counts_out(settings_factory, worker_factory, workers: i
         assert detail, f"{message.kind}: no detail"
         if message.expected_reason is not None:
             assert reason == message.expected_reason, f"{message.kind}: {reason} ({detail})"
+
+
+def test_kill_9_mid_stream_then_restart_loses_nothing(settings_factory, worker_factory) -> None:  # noqa: ANN001
+    """At-least-once across a crash: the restarted worker redoes what was not committed;
+    the final view holds every event exactly once."""
+    settings = settings_factory()
+    ensure_topics(settings)
+    client = connect(settings)
+    db = settings.clickhouse_database
+    migrate(client, db)
+    end = datetime.now(timezone.utc)
+    sent = produce_simulation(settings, SimulationConfig(seed=31, events=EVENTS, malformed_share=0.01,
+                                                         start=end - timedelta(days=30), end=end))
+
+    def rows() -> int:
+        return client.query(f"SELECT count() FROM {db}.touchpoints").result_rows[0][0]
+
+    first = worker_factory(settings, "worker")
+    wait_for(lambda: rows() >= 1000, 120, "the first worker writing rows")
+    first.kill()  # SIGKILL: no flush, no commit, no goodbye to the group
+    assert rows() < sent.valid, "the crash came too late to test anything"
+
+    second = worker_factory(settings, "worker")
+
+    def landed() -> bool:
+        assert second.running, f"restarted worker exited:\n{second.log_tail()}"
+        final = client.query(f"SELECT count() FROM {db}.touchpoints FINAL").result_rows[0][0]
+        rejects = client.query(f"SELECT count() FROM {db}.rejects FINAL").result_rows[0][0]
+        return final == sent.valid and rejects == len(sent.malformed)
+
+    wait_for(landed, timeout=300, what="every event after the restart")
+    ids = client.query(f"SELECT event_id FROM {db}.touchpoints FINAL").result_columns[0]
+    assert sorted(ids) == sorted(sent.valid_event_ids)
