@@ -19,7 +19,14 @@ import uuid
 from pathlib import Path
 
 from infra.exceptions import StackError
-from infra.kafkajars import KAFKA_FILES, KAFKA_VERSION, ensure_kafka_jars, kafka_jars_dir, need_java
+from infra.kafkajars import (
+    KAFKA_FILES,
+    KAFKA_VERSION,
+    ensure_kafka_jars,
+    kafka_jars_dir,
+    need_java,
+)
+from infra.pids import pid_alive
 
 STATE_FILE = "broker.json"
 log = logging.getLogger(__name__)
@@ -71,12 +78,8 @@ def _alive(pid: int, marker: str) -> bool:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     cmdline = Path(f"/proc/{pid}/cmdline")
     return not cmdline.exists() or marker in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
 

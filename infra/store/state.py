@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from infra.exceptions import StackError
+from infra.pids import pid_alive
 
 STATE_FILE = "store.json"
 LOCK_FILE = "store.lock"
@@ -82,18 +83,6 @@ def live_state(data_dir: Path) -> dict | None:
         return state
     clear_state(data_dir, state.get("pid"))
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DataDirLock:

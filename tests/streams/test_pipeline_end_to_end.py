@@ -25,6 +25,18 @@ pytestmark = pytest.mark.integration
 EVENTS = 10_000
 
 
+def _prepared(settings_factory, seed: int):  # noqa: ANN001, ANN202
+    """Fresh topics and tables, and EVENTS simulated messages (1% malformed) already in Kafka."""
+    settings = settings_factory()
+    ensure_topics(settings)
+    client = connect(settings)
+    migrate(client, settings.clickhouse_database)
+    end = datetime.now(timezone.utc)
+    sent = produce_simulation(settings, SimulationConfig(seed=seed, events=EVENTS, malformed_share=0.01,
+                                                         start=end - timedelta(days=30), end=end))
+    return settings, client, settings.clickhouse_database, sent
+
+
 def _sink_group_members(settings) -> int:  # noqa: ANN001
     admin = AdminClient(confluent_config(settings))
     group = f"{settings.app_id}-sink"
@@ -34,16 +46,7 @@ def _sink_group_members(settings) -> int:  # noqa: ANN001
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
 def test_counts_in_equal_counts_out(settings_factory, worker_factory, workers: int) -> None:  # noqa: ANN001
-    settings = settings_factory()
-    ensure_topics(settings)
-    client = connect(settings)
-    db = settings.clickhouse_database
-    migrate(client, db)
-
-    end = datetime.now(timezone.utc)
-    config = SimulationConfig(seed=20 + workers, events=EVENTS, malformed_share=0.01,
-                              start=end - timedelta(days=30), end=end)
-    sent = produce_simulation(settings, config)
+    settings, client, db, sent = _prepared(settings_factory, seed=20 + workers)
     assert sent.messages == EVENTS
     assert 50 <= len(sent.malformed) <= 200, "the simulator's malformed share drifted"
     assert all(m.offset >= 0 for m in sent.malformed), "a malformed message was not acknowledged by Kafka"
@@ -91,14 +94,7 @@ def test_counts_in_equal_counts_out(settings_factory, worker_factory, workers: i
 def test_kill_9_mid_stream_then_restart_loses_nothing(settings_factory, worker_factory) -> None:  # noqa: ANN001
     """At-least-once across a crash: the restarted worker redoes what was not committed;
     the final view holds every event exactly once."""
-    settings = settings_factory()
-    ensure_topics(settings)
-    client = connect(settings)
-    db = settings.clickhouse_database
-    migrate(client, db)
-    end = datetime.now(timezone.utc)
-    sent = produce_simulation(settings, SimulationConfig(seed=31, events=EVENTS, malformed_share=0.01,
-                                                         start=end - timedelta(days=30), end=end))
+    settings, client, db, sent = _prepared(settings_factory, seed=31)
 
     def rows() -> int:
         return client.query(f"SELECT count() FROM {db}.touchpoints").result_rows[0][0]
