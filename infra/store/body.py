@@ -106,23 +106,23 @@ def _raw_pieces(rfile: BinaryIO, headers: Any) -> Iterator[bytes]:
                 while rfile.readline(1024).strip():  # trailers, then the blank line
                     pass
                 return
-            while size > 0:
-                piece = rfile.read(min(size, READ_BYTES))
-                if not piece:
-                    raise errors.QueryError(errors.BAD_ARGUMENTS, "the request body ended early")
-                size -= len(piece)
-                yield piece
+            yield from _exactly(rfile, size)
             rfile.readline(1024)
         return
     try:
         remaining = int(headers.get("Content-Length") or 0)
     except ValueError:
         raise errors.QueryError(errors.BAD_ARGUMENTS, "malformed Content-Length header") from None
-    while remaining > 0:
-        piece = rfile.read(min(remaining, READ_BYTES))
+    yield from _exactly(rfile, remaining)
+
+
+def _exactly(rfile, size: int):  # noqa: ANN001, ANN202
+    """``size`` bytes from the socket, in pieces; a body that ends early is an error."""
+    while size > 0:
+        piece = rfile.read(min(size, READ_BYTES))
         if not piece:
             raise errors.QueryError(errors.BAD_ARGUMENTS, "the request body ended early")
-        remaining -= len(piece)
+        size -= len(piece)
         yield piece
 
 

@@ -30,22 +30,19 @@ def assert_one_clear_line(code: int, stderr: str, *fragments: str) -> None:
 
 
 @pytest.mark.integration
-def test_unreachable_kafka_names_the_setting(tmp_path) -> None:  # noqa: ANN001
-    code, err, seconds = run_cli("topics", env={
-        "TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "TOUCHLINE_KAFKA_TIMEOUT_S": "3",
-        "TOUCHLINE_DATA_DIR": str(tmp_path),
-    })
-    assert_one_clear_line(code, err, "TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    assert seconds < 30
-
-
-@pytest.mark.integration
-def test_unreachable_clickhouse_names_the_setting(tmp_path) -> None:  # noqa: ANN001
-    code, err, seconds = run_cli("migrate", env={
-        "TOUCHLINE_CLICKHOUSE_URL": "http://127.0.0.1:1", "TOUCHLINE_CLICKHOUSE_TIMEOUT_S": "3",
-        "TOUCHLINE_DATA_DIR": str(tmp_path),
-    })
-    assert_one_clear_line(code, err, "TOUCHLINE_CLICKHOUSE_URL", "127.0.0.1:1")
+@pytest.mark.parametrize(
+    ("command", "env", "variable", "address"),
+    [
+        ("topics", {"TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "TOUCHLINE_KAFKA_TIMEOUT_S": "3"},
+         "TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"),
+        ("migrate", {"TOUCHLINE_CLICKHOUSE_URL": "http://127.0.0.1:1", "TOUCHLINE_CLICKHOUSE_TIMEOUT_S": "3"},
+         "TOUCHLINE_CLICKHOUSE_URL", "127.0.0.1:1"),
+    ],
+    ids=["kafka", "clickhouse"],
+)
+def test_unreachable_service_names_the_setting(tmp_path, command, env, variable, address) -> None:  # noqa: ANN001
+    code, err, seconds = run_cli(command, env={**env, "TOUCHLINE_DATA_DIR": str(tmp_path)})
+    assert_one_clear_line(code, err, variable, address)
     assert seconds < 30
 
 
