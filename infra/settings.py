@@ -67,6 +67,23 @@ class Settings(BaseSettings):
     )
     phone_default_country_code: str = Field("1", pattern=r"^[1-9][0-9]{0,2}$")
 
+    # -- identity stitching (docs/design/identity.md) ----------------------------------
+    identity_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-kind identifier limits per profile, JSON, e.g. {"email_sha256": 5}; unset kinds keep '
+        "their defaults (1 user_id, 1 loyalty_id, 3 emails, 3 phones, 100 devices, 500 cookies).",
+    )
+    identity_shared_after: int = Field(
+        10, ge=1, le=10_000,
+        description="An identifier seen with more distinct person-level identifiers than this is shared "
+        "(kiosk, test address) and links nothing.",
+    )
+    identity_max_identifiers: int = Field(1000, ge=2, le=100_000, description="Cap on identifiers per profile.")
+    identity_blocklist: list[str] = Field(
+        default_factory=list,
+        description='Extra junk identifiers, JSON list of "kind:value" ("email:" and "phone:" take raw values).',
+    )
+
     # -- ClickHouse ---------------------------------------------------------------
     clickhouse_url: str | None = Field(
         None, description="http(s)://host:port of ClickHouse; unset = the local `touchline store`."
@@ -84,7 +101,10 @@ class Settings(BaseSettings):
     # -- workers ----------------------------------------------------------------------
     app_id: str = Field("touchline", pattern=r"^[A-Za-z0-9._-]+$")
     worker_web_port: int = Field(6066, ge=0, le=65535)
-    table_store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    table_store: str = Field(
+        "memory://",
+        description="Faust table store: memory:// (tests, demos) or rocksdict:// (production: state on disk).",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

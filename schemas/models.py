@@ -22,6 +22,7 @@ from schemas.validation import describe_validation_error, reject_reason_for
 
 __all__ = [
     "AvroModel", "Channel", "Consent", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
+    "IdentityChange", "IdentityChangeKind",
     "LineItem", "RejectedEvent", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
 ]
 
@@ -165,11 +166,12 @@ class TouchpointEvent(_Touchpoint):
 
 
 class EnrichedTouchpoint(_Touchpoint):
-    """A touchpoint after ingest (enriched_touchpoint.v1): raw PII hashed and dropped, provenance added."""
+    """A touchpoint after ingest (enriched_touchpoint.v2): raw PII hashed and dropped, provenance and identity added."""
 
     avro_schema: ClassVar[str | None] = "enriched_touchpoint"
 
     profile_id: Id | None = None
+    identity_key: str | None = None
     source_topic: Id
     source_partition: Partition
     source_offset: Offset
@@ -200,3 +202,29 @@ class RejectedEvent(AvroModel):
     headers: list[Header] = Field(default_factory=list)
     payload: bytes
     rejected_at: UtcMillis
+
+
+class IdentityChangeKind(StrEnum):
+    assigned = "assigned"
+    shared = "shared"
+    conflict = "conflict"
+    erased = "erased"
+    other = "other"
+
+
+class IdentityChange(AvroModel):
+    """One identity stitching outcome (identity_change.v1), see streams/identity/protocol.py."""
+
+    avro_schema: ClassVar[str | None] = "identity_change"
+
+    kind: IdentityChangeKind
+    identifier: str
+    profile_id: str | None = None
+    previous_profile_id: str | None = None
+    other_identifier: str | None = None
+    other_profile_id: str | None = None
+    reason: str | None = None
+    event_id: str | None = None
+    event_time: UtcMillis | None = None
+    version: int
+    changed_at: UtcMillis

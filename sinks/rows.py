@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TOUCHPOINT_COLUMNS = (
-    "event_id", "event_type", "channel", "device_type", "event_time", "sent_time", "profile_id",
+    "event_id", "event_type", "channel", "device_type", "event_time", "sent_time", "profile_id", "identity_key",
     "anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id",
     "campaign_id", "source", "medium", "creative_id", "page_url", "store_id",
     "offer_id", "discount_percent", "experiments", "order_id", "revenue", "currency", "items",
@@ -14,13 +14,18 @@ TOUCHPOINT_COLUMNS = (
     "writer_schema",
 )
 
+IDENTITY_CHANGE_COLUMNS = (
+    "kind", "identifier", "profile_id", "previous_profile_id", "other_identifier", "other_profile_id", "reason",
+    "event_id", "event_time", "version", "changed_at",
+)
+
 REJECT_COLUMNS = (
     "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
     "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
 )
 
 # Columns copied as they are from the Avro record (same name, same value).
-_TOUCHPOINT_PLAIN = TOUCHPOINT_COLUMNS[:21]
+_TOUCHPOINT_PLAIN = TOUCHPOINT_COLUMNS[:22]
 _TOUCHPOINT_TAIL = ("locale", "cost_micros", "source_topic", "source_partition", "source_offset",
                     "ingested_at", "writer_schema")
 
@@ -53,3 +58,7 @@ def reject_row(record: dict[str, Any]) -> tuple:
         get("payload") or b"",
         get("rejected_at"),
     )
+
+
+def identity_change_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in IDENTITY_CHANGE_COLUMNS)

@@ -1,4 +1,4 @@
-"""Builds the sink runner from Settings: enriched touchpoints and dead letters into ClickHouse."""
+"""Builds the sink runner from Settings: touchpoints, identity changes and dead letters into ClickHouse."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from infra.settings import Settings
 from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
-from sinks.rows import REJECT_COLUMNS, TOUCHPOINT_COLUMNS, reject_row, touchpoint_row
+from sinks.rows import (
+    IDENTITY_CHANGE_COLUMNS, REJECT_COLUMNS, TOUCHPOINT_COLUMNS, identity_change_row, reject_row, touchpoint_row,
+)
 from sinks.runner import Route, SinkRunner
 from streams.ingest import Source, dead_letter
 from streams.kafka_config import confluent_config, producer_config
@@ -49,18 +51,27 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     retry_after = min(1.0, settings.sink_retry_max_s)
     touchpoints = ClickHouseSink(client_factory, f"{database}.touchpoints", TOUCHPOINT_COLUMNS, retry_after)
     rejects = ClickHouseSink(client_factory, f"{database}.rejects", REJECT_COLUMNS, retry_after)
+    identity = ClickHouseSink(client_factory, f"{database}.identity_changes", IDENTITY_CHANGE_COLUMNS, retry_after)
+    change_decoder = AvroDecoder("identity_change", max_payload_bytes=64 * 1024)
 
     def enriched_to_row(message: Message) -> tuple:
         record, _ = enriched_decoder.decode(message.value())
         return touchpoint_row(record)
 
-    def enriched_undecodable(message: Message, exc: Exception) -> None:
-        # Our own topic should only hold our records; if not, the bytes still go to the DLQ.
-        record = dead_letter(
-            message.value(), source_of(message), "internal_error",
-            f"enriched record not decodable by the sink: {exc}", datetime.now(timezone.utc), SINK_STAGE,
-        )
-        dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
+    def undecodable(what: str):  # noqa: ANN202
+        def dead_letter_it(message: Message, exc: Exception) -> None:
+            # Our own topics should only hold our records; if not, the bytes still go to the DLQ.
+            record = dead_letter(
+                message.value(), source_of(message), "internal_error",
+                f"{what} not decodable by the sink: {exc}", datetime.now(timezone.utc), SINK_STAGE,
+            )
+            dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
+
+        return dead_letter_it
+
+    def change_to_row(message: Message) -> tuple:
+        record, _ = change_decoder.decode(message.value())
+        return identity_change_row(record)
 
     def reject_to_row(message: Message) -> tuple:
         record, _ = rejects_decoder.decode(message.value())
@@ -87,7 +98,8 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     return SinkRunner(
         consumer,
         {
-            names.enriched: Route(enriched_to_row, touchpoints, enriched_undecodable),
+            names.enriched: Route(enriched_to_row, touchpoints, undecodable("enriched record")),
+            names.identity_changes: Route(change_to_row, identity, undecodable("identity change")),
             names.rejects: Route(reject_to_row, rejects, reject_undecodable),
         },
         dead_letter_producer=dlq_producer,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import faust
 
 from infra.settings import Settings
+from streams.identity.policy import IdentityPolicy, policy_from_settings
 from streams.ingest import IngestRules
 from streams.kafka_config import faust_broker_kwargs
 from streams.topics import TopicNames
@@ -21,9 +23,13 @@ class Pipeline:
     settings: Settings
     names: TopicNames
     raw: faust.TopicT
+    valid: faust.TopicT
+    identity_commands: faust.TopicT
     enriched: faust.TopicT
     rejects: faust.TopicT
     rules: IngestRules
+    policy: IdentityPolicy
+    tables: dict[str, Any] = field(default_factory=dict)  # filled by the stages, for web views and tests
 
 
 def create_app(settings: Settings) -> Pipeline:
@@ -70,8 +76,18 @@ def create_app(settings: Settings) -> Pipeline:
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         phone_default_country_code=settings.phone_default_country_code,
     )
-    pipeline = Pipeline(app, settings, names, raw_topic(names.raw), raw_topic(names.enriched), raw_topic(names.rejects), rules)
-    from streams.stages import ingest  # stages attach agents to the pipeline's app
+    pipeline = Pipeline(
+        app, settings, names,
+        raw=raw_topic(names.raw),
+        valid=raw_topic(names.valid),
+        identity_commands=raw_topic(names.identity_commands),
+        enriched=raw_topic(names.enriched),
+        rejects=raw_topic(names.rejects),
+        rules=rules,
+        policy=policy_from_settings(settings),
+    )
+    from streams.stages import identity, ingest  # stages attach agents to the pipeline's app
 
     ingest.attach(pipeline)
+    identity.attach(pipeline)
     return pipeline

@@ -119,7 +119,8 @@ def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: 
             "phone", event.event_id,
         )
     enriched.update(
-        profile_id=None,
+        profile_id=None,  # set by the identity stage
+        identity_key=None,
         source_topic=source.topic,
         source_partition=source.partition,
         source_offset=source.offset,

@@ -59,6 +59,12 @@ def confluent_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     return config
 
 
+# Topics whose key decides which worker owns the state (touchpoints.valid, identity.commands)
+# must be partitioned like faust/aiokafka and Kafka's Java clients do: murmur2 of the key.
+# librdkafka's default (consistent_random, CRC32) would put an identifier elsewhere.
+KEYED_PARTITIONER = {"partitioner": "murmur2_random"}
+
+
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     """Producer settings recommended in docs/producers.md: idempotent, acks=all, lz4, batched."""
     return confluent_config(

@@ -37,15 +37,21 @@ class TopicNames:
     """Topic names of one deployment (the prefix isolates environments and tests)."""
 
     raw: str
+    valid: str
     enriched: str
     rejects: str
+    identity_commands: str
+    identity_changes: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
         return cls(
             raw=settings.topic("touchpoints.raw"),
+            valid=settings.topic("touchpoints.valid"),
             enriched=settings.topic("touchpoints.enriched"),
             rejects=settings.topic("rejects"),
+            identity_commands=settings.topic("identity.commands"),
+            identity_changes=settings.topic("identity.changes"),
         )
 
 
@@ -70,6 +76,29 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
             "Validated, PII-hashed touchpoints with their source position.",
+        ),
+        # valid and identity.commands are keyed by identifier and MUST have the same
+        # partition count: the identity table's partition p owns both topics' partition p.
+        TopicSpec(
+            names.valid,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Validated touchpoints keyed by their anchor identifier, on their way to identity stitching.",
+        ),
+        TopicSpec(
+            names.identity_commands,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Identity protocol messages (JSON: link, label, member, leave, assign, forget...) keyed by identifier.",
+        ),
+        TopicSpec(
+            names.identity_changes,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
+            "Identity outcomes (Avro identity_change): assignments, shared identifiers, conflicts, erasures.",
         ),
         TopicSpec(
             names.rejects,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from infra.exceptions import ConfigError
 from streams.identity.identifiers import KINDS, kind_of, qualify, value_of
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 
@@ -102,3 +103,15 @@ def kinds_count(identifiers: Iterable[str]) -> dict[str, int]:
         kind = kind_of(identifier)
         counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+def policy_from_settings(settings) -> IdentityPolicy:  # noqa: ANN001 - infra.settings.Settings
+    try:
+        return IdentityPolicy(
+            limits={**DEFAULT_LIMITS, **settings.identity_limits},
+            shared_after=settings.identity_shared_after,
+            max_identifiers_per_profile=settings.identity_max_identifiers,
+            extra_blocklist=blocklist_entries(settings.identity_blocklist, settings.phone_default_country_code),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"TOUCHLINE_IDENTITY_*: {exc}") from None

@@ -114,7 +114,10 @@ def reassert(state: State, me: str, fx: Effects) -> None:
         fx.messages.append({"op": "link", "to": peer, "peer": me, "t": t, "eid": eid})
         if not state["sh"]:
             fx.messages.append({"op": "label", "to": peer, "label": state["lb"]})
-    fx.messages.append(_member_message(state, me))
+    if state["sh"]:
+        fx.messages.append({"op": "leave", "to": state["lb"], "node": me, "v": state["v"]})
+    else:
+        fx.messages.append(_member_message(state, me))
     own = state.get("own")
     if own:
         for node, (profile, version) in own["sent"].items():
@@ -198,7 +201,7 @@ def _on_leave(state: State | None, me: str, msg: Message, policy: IdentityPolicy
 
 
 def _on_assign(state: State | None, me: str, msg: Message, policy: IdentityPolicy, fx: Effects) -> State | None:
-    if state is None or msg["owner"] != state["lb"]:
+    if state is None or state["sh"] or msg["owner"] != state["lb"]:
         return state
     if state["po"] == msg["owner"] and msg["v"] <= state["pv"]:
         return state
@@ -296,10 +299,18 @@ def _add_link(state: State, me: str, other: str, stamp: tuple[int, str], policy:
 
 
 def _become_shared(state: State, me: str, fx: Effects) -> None:
-    state["sh"] = True  # it links nothing from now on
+    # It links nothing from now on, so its profile is its own, whoever owns its label:
+    # it leaves its owner (which stops linking through it) and stops following labels.
+    state["sh"] = True
     state["cv"] += 1
     fx.changes.append(_shared(me, state))
-    _report(state, me, fx)  # its owner must stop linking through it
+    state["v"] += 1
+    fx.messages.append({"op": "leave", "to": state["lb"], "node": me, "v": state["v"]})
+    own_profile = profile_id_for(me)
+    if state["p"] != own_profile:
+        state["cv"] += 1
+        state["pp"], state["p"] = state["p"], own_profile
+        fx.changes.append(_assigned(me, state))
 
 
 def _relabel(state: State, me: str, label: str, fx: Effects) -> None:
@@ -320,6 +331,8 @@ def _relabel(state: State, me: str, label: str, fx: Effects) -> None:
 
 
 def _report(state: State, me: str, fx: Effects) -> None:
+    if state["sh"]:  # a shared identifier is nobody's member (see _become_shared)
+        return
     state["v"] += 1
     fx.dirty = True
     fx.messages.append(_member_message(state, me))
@@ -327,7 +340,7 @@ def _report(state: State, me: str, fx: Effects) -> None:
 
 def _member_message(state: State, me: str) -> Message:
     return {"op": "member", "to": state["lb"], "node": me, "v": state["v"], "fs": state["fs"],
-            "sh": state["sh"], "e": {} if state["sh"] else state["e"]}
+            "sh": state["sh"], "e": state["e"]}
 
 
 def _recompute(state: State, me: str, policy: IdentityPolicy, fx: Effects) -> None:

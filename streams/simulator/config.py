@@ -61,6 +61,14 @@ class SimulationConfig(BaseModel):
     time_compression: float = Field(1.0, ge=1, description="Divide gaps between sessions (live demos).")
     raw_pii_share: float = Field(0.2, ge=0, le=1, description="Store/call/event captures sending raw email/phone.")
 
+    # Identity-stitching hazards (see streams/simulator/shared.py and junk.py); 0 turns each one off.
+    family_share: float = Field(0.03, ge=0, le=1, description="People in two-person households sharing a "
+                                "laptop or tablet (pairs of consecutive person indexes).")
+    kiosks: int = Field(5, ge=0, le=1000, description="Store kiosks that many people use with their loyalty card.")
+    kiosk_use: float = Field(0.25, ge=0, le=1, description="Chance a store visit includes a kiosk lookup.")
+    junk_share: float = Field(0.01, ge=0, le=1, description="Events carrying a junk identifier value as well "
+                              "(\"null\", \"undefined\", test@test.com, ...).")
+
     # One process per core: shard i of n simulates the people with index % n == i (n shards together =
     # the unsharded population, person for person) and stops at its share of ``events``.
     shard: int = Field(0, ge=0)

@@ -84,7 +84,9 @@ def session(em: Emitter, ms: int, device: Device, placement: Placement | None = 
 
 def _land(em: Emitter, ms: int, event_type: str, channel: str, device: Device, placement: Placement | None,
           extra: dict | None = None) -> Touch:
-    if em.rng.random() < 0.015:  # cookies cleared: same device, new anonymous id, logged out
+    # Cookies cleared: same device, new anonymous id, logged out. Not on a shared family device: one
+    # person's reset would have to change the other's cookie too, and each person is simulated alone.
+    if em.rng.random() < 0.015 and not device.shared:
         device.anonymous_id = hex_id(em.rng, "anon-")
         device.logged_in = device.consented = False
     fields = {**em.web_ids(device), **em.utm(placement), **em.cost(placement, "click"), **(extra or {})}
@@ -204,6 +206,8 @@ def store_ids(em: Emitter) -> dict:
 def store(em: Emitter, ms: int, touches: int) -> Touch | None:
     fields = {**store_ids(em), "store_id": STORES[em.p.index % len(STORES)]}
     em.emit(ms, "store_visit", "store", "pos_terminal", fields, em.offline_delay(), role="touch")
+    if em.kiosks is not None:
+        em.kiosks.visit(em, ms, fields["store_id"])
     return Touch("store", 1.0, ms)
 
 

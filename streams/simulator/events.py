@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from streams.simulator.ids import HOUR, MINUTE, SECOND
 from streams.simulator.population import Device, Person
+from streams.simulator.shared import KioskUse
 from streams.simulator.world import APP_PAGES, CART_URL, CHECKOUT_URL, PAGES, PRODUCTS, THANKS_URL, Placement
 
 _CENT = Decimal("0.01")
@@ -22,10 +23,11 @@ _HUNDRED = Decimal(100)
 
 
 class Emitter:
-    __slots__ = ("p", "rng", "out", "orders", "tag", "raw_share")
+    __slots__ = ("p", "rng", "out", "orders", "tag", "raw_share", "kiosks")
 
-    def __init__(self, person: Person, tag: str, raw_share: float):
+    def __init__(self, person: Person, tag: str, raw_share: float, kiosks: KioskUse | None = None):
         self.p = person
+        self.kiosks = kiosks  # store visits may include a kiosk lookup
         self.raw_share = raw_share
         self.rng = person.rng
         self.out: list[tuple[int, dict, str | None]] = []

@@ -12,17 +12,23 @@ A conversion happens online (often after switching from the phone to the
 laptop), in the app, in a store, as buy-online-pick-up-in-store or on a
 marketplace; it ends the journey, and some people start another one. Too
 many email/SMS contacts in a week make people unsubscribe; some people lapse.
+Identity hazards come on top (shared.py, junk.py): family members sign in on
+their shared device first, store visits may include a kiosk lookup, and a
+small share of events carry a junk identifier.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 from streams.simulator import episodes as ep
 from streams.simulator.config import SimulationConfig
 from streams.simulator.events import Emitter
 from streams.simulator.ids import DAY, HOUR, MINUTE, SECOND, Weighted
+from streams.simulator.junk import JunkInjector
 from streams.simulator.population import Person
+from streams.simulator.shared import KioskUse, family_login, kiosks_in
 from streams.simulator.truth import Journey
 from streams.simulator.world import SHOP, STORES
 
@@ -52,9 +58,21 @@ def _inbound_menu(p: Person) -> Weighted:
     })
 
 
+def _extras(p: Person, config: SimulationConfig, tag: str) -> tuple[KioskUse | None, JunkInjector | None]:
+    """Kiosk lookups and junk identifiers, from a random stream of their own: the person's draws stay unchanged."""
+    kiosks = kiosks_in(STORES[p.index % len(STORES)], tag, config.kiosks) if p.loyalty_id else ()
+    use_kiosks = bool(kiosks) and config.kiosk_use > 0
+    if not use_kiosks and config.junk_share <= 0:
+        return None, None
+    rng = random.Random(f"extras-{config.seed}-{p.index}")
+    return (KioskUse(rng, kiosks, config.kiosk_use) if use_kiosks else None,
+            JunkInjector(rng, config.junk_share) if config.junk_share > 0 else None)
+
+
 def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, end_ms: int) -> Iterator[Batch]:
     rng = p.rng
-    em = Emitter(p, tag, config.raw_pii_share)
+    kiosks, junk = _extras(p, config, tag)
+    em = Emitter(p, tag, config.raw_pii_share, kiosks)
     squeeze = config.time_compression
     inbound = _inbound_menu(p)
     neutral = p.variant_lift * config.base_conversion * p.propensity  # conversion chance of a neutral touch
@@ -64,6 +82,10 @@ def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, 
     touches, last = 0, start_ms
     contacts: list[int] = []  # times of this week's email/SMS contacts (a deque would cost 600 B a person)
     t_self, t_brand = start_ms, start_ms + _next_brand(p, squeeze)
+    family = next((d for d in p.web_devices if d.shared), None)
+    if family is not None:  # signs in there first; these events ride in the first episode's batch
+        family_login(em, start_ms, family)
+        last = start_ms + SECOND
     while True:
         if t_self <= t_brand:
             t = max(t_self, last + MINUTE)
@@ -91,6 +113,8 @@ def person_events(p: Person, config: SimulationConfig, tag: str, start_ms: int, 
         batch = em.out
         if batch:
             em.out = []
+            if junk is not None:
+                junk.inject(batch)
             if batch[-1][0] >= end_ms:  # the span ends inside this episode
                 kept = [item for item in batch if item[0] < end_ms]
                 if kept:

@@ -3,7 +3,8 @@
 A person owns 1-4 "devices": a phone (mobile web cookie, plus an app install
 id if the app is installed), a laptop (desktop cookie), a tablet (cookie) and
 a store relationship (a loyalty card, seen at the POS). Cookies may be reset,
-giving the same device a new anonymous id. Email and phone are fictitious
+giving the same device a new anonymous id. A few households share one laptop
+or tablet between two people (``join_family``). Email and phone are fictitious
 (example.* domains, 555 numbers) but hashed exactly as ingest hashes them.
 """
 
@@ -36,6 +37,7 @@ class Device:
     device_id: str | None = None  # app install id (phones with the app)
     logged_in: bool = False  # web session carries user_id once the person logged in here
     consented: bool = False  # the consent banner was answered on the current cookie
+    shared: bool = False  # a family device: two people use this cookie (never reset: see join_family)
 
 
 @dataclass(slots=True)
@@ -142,6 +144,26 @@ def make_person(index: int, rng: random.Random, tag: str, *, never_buyer_share: 
         fatigue_limit=pick(rng, (3, 4, 5, 6, 8, 12, 50)),
         variants=tuple((e.experiment_id, *_variant(rng, e)) for e in EXPERIMENTS),
     )
+
+
+def join_family(person: Person, kind: str, cookie: str) -> None:
+    """Make ``person`` one of the two people of a household sharing their ``kind`` device (cookie ``cookie``).
+
+    The person's own device of that kind becomes the shared one (or is added). Family members are
+    registered (user_id and email): see shared.family_login for why.
+    """
+    device = person.device(kind)
+    if device is None:
+        device = Device(kind, _DEVICE_TYPE[kind], cookie)
+        person.devices.append(device)
+        person.devices.sort(key=lambda d: _KINDS.index(d.kind))
+    device.anonymous_id, device.shared = cookie, True
+    person.web_devices = tuple(d for d in person.devices if d.anonymous_id is not None)
+    if person.email is None:  # picked from the index, not the random stream: the person's draws stay as they were
+        i = person.index
+        person.email = f"{_FIRST[i % len(_FIRST)]}.{_LAST[i // 12 % len(_LAST)]}.{i}@{_DOMAINS[i % len(_DOMAINS)]}"
+        person.email_sha256 = sha256_hex(normalize_email(person.email))
+    person.user_id = person.pending_user_id
 
 
 def _pick_kinds(rng: random.Random, n: int) -> list[str]:

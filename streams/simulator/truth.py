@@ -7,16 +7,35 @@ JSON Lines, one object per line, ``"type"`` first:
   ``conflicting_offers`` (campaign -> {channel: discount}), ``experiments``
   (experiment -> {variant: true lift});
 - ``person`` (one per person with at least one emitted event): ``person_id``,
-  ``device_kinds``, ``identifiers`` ({kind: [values]}: exactly the
-  identifiers its emitted events carry, raw email/phone counted as their
-  hashes), ``variants``, ``journeys`` (ordered ``event_ids``, ``touches`` =
+  ``device_kinds``, ``identifiers`` ({kind: [values]}: exactly the person's
+  OWN identifiers its emitted events carry, raw email/phone counted as their
+  hashes; shared and junk identifiers are left out, so each identifier
+  listed belongs to exactly one person and ``GroundTruth.person_of`` stays a
+  function), ``variants``, ``journeys`` (ordered ``event_ids``, ``touches`` =
   channels of inbound touches, ``converted``, ``conversion_event_id``,
   ``conversion_channel`` = the channel whose touch caused it, ``outlet``,
-  ``order_id``, ``revenue`` as a string, ``currency``, ``devices``, ``unsubscribed``);
+  ``order_id``, ``revenue`` as a string, ``currency``, ``devices`` = the
+  person's cookies and app installs, kiosks and junk left out, ``unsubscribed``),
+  ``linkable_groups`` (the connected components, as sorted lists of qualified
+  identifiers ``"kind:value"``, of the graph of the person's own identifiers
+  where two are joined when one emitted event carries both; singletons
+  included; the list sorted) and ``shared_identifiers`` (the sorted qualified
+  shared identifiers its events carried);
+- ``shared`` (one per shared identifier that some emitted event carried):
+  ``identifier`` (qualified), ``kind`` ("family": a laptop or tablet cookie
+  two people of a household use; "kiosk": a store kiosk's device_id) and
+  ``people`` (sorted person_ids of this run's people whose events carried
+  it). Shared by construction: a family cookie only one of the two has used
+  yet (or whose other user another shard simulates) is listed all the same;
+  merge shards' records by uniting ``people``;
+- ``junk`` (one, after the shared records): ``identifiers``, the sorted
+  qualified junk identifiers the run emitted ("user_id:undefined",
+  "email_sha256:<hash of test@test.com>", ...). They belong to nobody;
 - ``summary``: message counts, malformed counts by kind.
 
 Only emitted events are in the truth: a run stopped by ``events`` or clipped
-at ``end`` has partial journeys, recorded as they were seen.
+at ``end`` has partial journeys, recorded as they were seen. Malformed
+messages carry no truth.
 """
 
 from __future__ import annotations
@@ -64,6 +83,8 @@ class Journey:
 class TruthSink(Protocol):
     def begin(self, header: dict[str, Any]) -> None: ...
     def add_person(self, person: dict[str, Any]) -> None: ...
+    def add_shared(self, shared: dict[str, Any]) -> None: ...
+    def add_junk(self, junk: dict[str, Any]) -> None: ...
     def finish(self, summary: dict[str, Any]) -> None: ...
 
 
@@ -74,6 +95,8 @@ class GroundTruth:
         self.header: dict[str, Any] = {}
         self.persons: dict[str, dict[str, Any]] = {}
         self.summary: dict[str, Any] = {}
+        self.shared: dict[str, dict[str, Any]] = {}  # qualified identifier -> its shared record
+        self.junk: list[str] = []  # qualified junk identifiers emitted
         self._by_identifier: dict[tuple[str, str], str] = {}
 
     # -- TruthSink ----------------------------------------------------------------------
@@ -85,6 +108,12 @@ class GroundTruth:
         for kind, values in person["identifiers"].items():
             for value in values:
                 self._by_identifier[(kind, value)] = person["person_id"]
+
+    def add_shared(self, shared: dict[str, Any]) -> None:
+        self.shared[shared["identifier"]] = shared
+
+    def add_junk(self, junk: dict[str, Any]) -> None:
+        self.junk = junk["identifiers"]
 
     def finish(self, summary: dict[str, Any]) -> None:
         self.summary = summary
@@ -108,6 +137,9 @@ class GroundTruth:
             writer.begin(self.header)
             for person in self.persons.values():
                 writer.add_person(person)
+            for shared in self.shared.values():
+                writer.add_shared(shared)
+            writer.add_junk({"identifiers": self.junk})
             writer.finish(self.summary)
 
     @classmethod
@@ -121,10 +153,15 @@ class GroundTruth:
                     truth.begin(obj)
                 elif kind == "person":
                     truth.add_person(obj)
+                elif kind == "shared":
+                    truth.add_shared(obj)
+                elif kind == "junk":
+                    truth.add_junk(obj)
                 elif kind == "summary":
                     truth.finish(obj)
                 else:
-                    raise ValueError(f"{path}:{number}: unknown truth line type {kind!r} (header, person, summary)")
+                    raise ValueError(f"{path}:{number}: unknown truth line type {kind!r} "
+                                     "(header, person, shared, junk, summary)")
         return truth
 
 
@@ -157,6 +194,12 @@ class TruthWriter:
 
     def add_person(self, person: dict[str, Any]) -> None:
         self._write("person", person)
+
+    def add_shared(self, shared: dict[str, Any]) -> None:
+        self._write("shared", shared)
+
+    def add_junk(self, junk: dict[str, Any]) -> None:
+        self._write("junk", junk)
 
     def finish(self, summary: dict[str, Any]) -> None:
         self._write("summary", summary)

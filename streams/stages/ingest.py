@@ -1,4 +1,4 @@
-"""Ingest stage: raw touchpoints -> enriched topic, or -> dead-letter topic with the reason.
+"""Ingest stage: raw touchpoints -> valid topic (keyed for identity), or -> dead-letter topic with the reason.
 
 Concurrency 1 per partition keeps per-key order; the decision itself is the
 pure ``streams.ingest.ingest_one``.
@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 
 from schemas.registry import connect_registry
 from schemas.wire import AvroDecoder, AvroEncoder
+from streams.identity.observe import observation_of
 from streams.ingest import Accepted, Source, ingest_one
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     enriched_encoder = AvroEncoder("enriched_touchpoint")
     reject_encoder = AvroEncoder("rejected_event")
     rules = pipeline.rules
-    enriched_name, rejects_name = pipeline.names.enriched, pipeline.names.rejects
+    valid_name, rejects_name = pipeline.names.valid, pipeline.names.rejects
+    policy = pipeline.policy
 
     def on_delivered(future: asyncio.Future) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -66,8 +68,11 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 )
                 outcome = ingest_one(message.value, source, decoder, rules, now)
                 if isinstance(outcome, Accepted):
+                    # Keyed by the anchor identifier: the identity stage's partition that owns it.
+                    obs = observation_of(outcome.record, policy)
+                    key = obs.anchor.encode() if obs is not None else message.key
                     future = await producer.send(
-                        enriched_name, message.key, enriched_encoder.encode(outcome.record), None, None, None
+                        valid_name, key, enriched_encoder.encode(outcome.record), None, None, None
                     )
                 else:
                     future = await producer.send(

@@ -10,10 +10,10 @@ import pytest
 from pydantic import Field, create_model
 
 from schemas.catalog import default_catalog
-from schemas.models import EnrichedTouchpoint, RejectedEvent, TouchpointEvent
+from schemas.models import EnrichedTouchpoint, IdentityChange, RejectedEvent, TouchpointEvent
 from tests.schemas.drift import model_problems
 
-MODELS = [TouchpointEvent, EnrichedTouchpoint, RejectedEvent]
+MODELS = [TouchpointEvent, EnrichedTouchpoint, RejectedEvent, IdentityChange]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
@@ -26,7 +26,7 @@ def test_enriched_is_touchpoint_without_raw_pii_plus_provenance() -> None:
     touchpoint = [f["name"] for f in default_catalog().get("touchpoint").raw["fields"]]
     enriched = [f["name"] for f in default_catalog().get("enriched_touchpoint").raw["fields"]]
     assert enriched == [n for n in touchpoint if n not in ("email", "phone")] + [
-        "profile_id", "source_topic", "source_partition", "source_offset", "ingested_at", "writer_schema"]
+        "profile_id", "identity_key", "source_topic", "source_partition", "source_offset", "ingested_at", "writer_schema"]
 
 
 def test_every_field_is_documented() -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.wire import AvroEncoder
-from streams.simulator import GroundTruth, SimulatedMessage, SimulationConfig, simulate
+from streams.simulator import GroundTruth, SimulatedMessage, SimulationConfig, simulate, stream_records
 
 END = datetime(2026, 5, 1, tzinfo=timezone.utc)  # fixed: the same config must give the same events
 
@@ -44,6 +44,26 @@ def population_run() -> Run:
 def malformed_run() -> Run:
     """20,000 messages, 5% malformed: enough for every malformed kind."""
     return run(SimulationConfig(seed=5, events=20_000, malformed_share=0.05, end=END))
+
+
+@dataclass
+class RecordsRun:
+    """A run's valid records and truth, without encoding (for checks on many people)."""
+
+    config: SimulationConfig
+    records: list[dict]
+    truth: GroundTruth
+
+
+def records_run(config: SimulationConfig) -> RecordsRun:
+    truth = GroundTruth()
+    return RecordsRun(config, list(stream_records(config, truth)), truth)
+
+
+@pytest.fixture(scope="session")
+def identity_run() -> RecordsRun:
+    """2,000 people over 30 days with the default identity hazards: family devices, kiosks, junk."""
+    return records_run(SimulationConfig(seed=13, people=2_000, end=END))
 
 
 def ingest_now(config: SimulationConfig) -> datetime:

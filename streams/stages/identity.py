@@ -1,0 +1,145 @@
+"""Identity stage: stitch identifiers into profiles, partition by partition, through Kafka.
+
+Two agents share one table, all co-partitioned by identifier:
+
+- ``touchpoints.valid`` (keyed by each event's anchor identifier): the event
+  is observed at its anchor (``protocol.observe``), stamped with the profile
+  known now and forwarded to ``touchpoints.enriched``;
+- ``identity.commands`` (keyed by the identifier they are for): protocol
+  messages (``protocol.handle``).
+
+Both only touch the state of the identifier the message is keyed by, which
+lives in this worker's partition of the table; everything else is a message
+to another identifier, routed by Kafka. Outcomes go to ``identity.changes``.
+The decisions are the pure functions of streams/identity; this module is plumbing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+
+import faust
+
+from schemas.wire import AvroDecoder, AvroEncoder
+from streams.identity.observe import observation_of
+from streams.identity.protocol import OPS, Effects, handle, observe
+from streams.ingest import Source, dead_letter
+
+log = logging.getLogger(__name__)
+
+BATCH_EVENTS = 500
+BATCH_WITHIN_S = 0.05
+
+
+def encode_command(msg: dict) -> bytes:
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
+    app, settings, names, policy = pipeline.app, pipeline.settings, pipeline.names, pipeline.policy
+    decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    enriched_encoder = AvroEncoder("enriched_touchpoint")
+    change_encoder = AvroEncoder("identity_change")
+    reject_encoder = AvroEncoder("rejected_event")
+    nodes = app.Table(
+        f"{settings.app_id}-identity",
+        default=None,
+        partitions=settings.input_partitions,
+        # Keys are identifier strings, values the protocol's JSON-able state dicts.
+        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+        # take_events does not set faust's current event, so the changelog partition
+        # comes from the producer's partitioner (murmur2 of the key): the partition the
+        # identifier's messages are keyed to on valid and identity.commands, by every
+        # producer of those topics (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
+        use_partitioner=True,
+        help="Identity stitching state, one entry per identifier (streams/identity/protocol.py).",
+    )
+    pipeline.tables["identity"] = nodes
+
+    def on_delivered(future: asyncio.Future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("delivery to Kafka failed for good, stopping the worker uncommitted: %r", future.exception())
+            asyncio.ensure_future(app.crash(future.exception()))
+
+    async def send(topic: str, key: bytes | None, value: bytes, headers=None) -> None:  # noqa: ANN001
+        future = await app.producer.send(topic, key, value, None, None, headers)
+        future.add_done_callback(on_delivered)
+
+    async def emit(fx: Effects, now: datetime) -> None:
+        for msg in fx.messages:
+            await send(names.identity_commands, msg["to"].encode(), encode_command(msg))
+        for change in fx.changes:
+            record = {**change, "changed_at": now}
+            await send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
+
+    def store(key: str, before, after, fx: Effects) -> None:  # noqa: ANN001
+        if after is None:
+            if before is not None:
+                del nodes[key]
+        elif fx.dirty:
+            nodes[key] = after  # a write sends the changelog record
+
+    @app.agent(pipeline.valid, concurrency=1, name=f"{settings.app_id}.identity-events")
+    async def stitch_events(stream):  # noqa: ANN001
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            now = datetime.now(timezone.utc)
+            for event in events:
+                message = event.message
+                try:
+                    record, _ = decoder.decode(message.value)  # our own topic: written by ingest
+                    obs = observation_of(record, policy)
+                    if obs is not None:
+                        before = nodes.get(obs.anchor)
+                        state, fx = observe(before, obs, policy, ("v", message.offset))
+                        store(obs.anchor, before, state, fx)
+                        record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
+                        await emit(fx, now)
+                    value = enriched_encoder.encode(record)
+                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                    log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
+                    await send(names.rejects, message.key, reject_encoder.encode(
+                        _dead_letter(message, f"identity stage: {type(exc).__name__}: {exc}", now)))
+                    continue
+                await send(names.enriched, message.key, value)
+
+    @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
+    async def stitch_commands(stream):  # noqa: ANN001
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            now = datetime.now(timezone.utc)
+            for event in events:
+                message = event.message
+                msg = _command(message.value)
+                if msg is None or msg["to"] != (message.key or b"").decode("utf-8", "replace"):
+                    # Only the CLI and this stage write here; a foreign message is kept, not obeyed.
+                    await send(names.rejects, message.key, reject_encoder.encode(_dead_letter(
+                        message, "not an identity protocol message (JSON with op, and to = the message key)", now)))
+                    continue
+                before = nodes.get(msg["to"])
+                try:
+                    state, fx = handle(before, msg, policy, ("c", message.offset))
+                except Exception as exc:  # a malformed command must not stop the partition
+                    log.exception("identity command failed on %s[%d]@%d", message.topic, message.partition,
+                                  message.offset)
+                    await send(names.rejects, message.key, reject_encoder.encode(
+                        _dead_letter(message, f"identity command: {type(exc).__name__}: {exc}", now)))
+                    continue
+                store(msg["to"], before, state, fx)
+                await emit(fx, now)
+
+
+def _command(value: bytes | None) -> dict | None:
+    try:
+        msg = json.loads(value or b"")
+    except ValueError:
+        return None
+    if not isinstance(msg, dict) or msg.get("op") not in OPS or not isinstance(msg.get("to"), str):
+        return None
+    return msg
+
+
+def _dead_letter(message, detail: str, now: datetime) -> dict:  # noqa: ANN001
+    source = Source(message.topic, message.partition, message.offset, None, message.key)
+    return dead_letter(message.value, source, "internal_error", detail, now, "identity")
