@@ -179,7 +179,8 @@ class Settings(BaseSettings):
         for name, value in self:
             if value is not None:
                 secret = value.get_secret_value() if isinstance(value, SecretStr) else value
-                env[f"{ENV_PREFIX}{name.upper()}"] = str(secret)
+                # dict/list settings are JSON in the environment (pydantic-settings parses them so)
+                env[f"{ENV_PREFIX}{name.upper()}"] = json.dumps(secret) if isinstance(secret, dict | list) else str(secret)
         return env
 
     def masked(self) -> dict[str, object]:

@@ -48,3 +48,27 @@ def identifiers_of(record: Mapping[str, Any]) -> list[str]:
 def profile_id_for(canonical: str) -> str:
     """A profile's id, from its canonical identifier: stable, opaque, no PII."""
     return "p-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
+
+
+def erased_identifier(identifier: str) -> str:
+    """How an erased identifier is named in the erasure trail: a hash, never the value."""
+    return "erased:" + hashlib.sha256(identifier.encode("utf-8")).hexdigest()
+
+
+def parse_identifier(text: str, phone_country_code: str = "1") -> str:
+    """A qualified identifier from what an operator types: ``kind:value``; ``email:``/``phone:`` take raw values."""
+    from streams.pii import normalize_email, normalize_phone, sha256_hex
+
+    kind, sep, value = text.strip().partition(":")
+    if not sep or not value:
+        raise ValueError(f"{text!r}: write kind:value with kind one of {', '.join(KINDS)}, email or phone")
+    if kind == "email":
+        return qualify("email_sha256", sha256_hex(normalize_email(value)))
+    if kind == "phone":
+        phone = normalize_phone(value, phone_country_code)
+        if phone is None:
+            raise ValueError(f"{text!r}: not a phone number (E.164 needs 7-15 digits)")
+        return qualify("phone_sha256", sha256_hex(phone))
+    if kind not in RANK:
+        raise ValueError(f"{text!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}, email or phone")
+    return qualify(kind, value)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.identity.identifiers import profile_id_for
+from streams.identity.identifiers import erased_identifier, profile_id_for
 from streams.identity.observe import Observation, is_shared
 from streams.identity.policy import IdentityPolicy
 from streams.identity.resolve import Member, resolve
@@ -247,8 +247,10 @@ def _on_forget(state: State | None, me: str, msg: Message, policy: IdentityPolic
     for node, info in (state.get("own") or {"m": {}})["m"].items():
         if node != me and not info.get("gone"):
             fx.messages.append({"op": "reset", "to": node, "owner": me})
-    fx.changes.append({"kind": "erased", "identifier": me, "profile_id": state["p"] or profile_id_for(me),
-                       "reason": msg.get("request", ""), "version": state["cv"] + 1})
+    # The erasure trail names no identifier: only a hash of it, and the request id.
+    fx.changes.append({"kind": "erased", "identifier": erased_identifier(me),
+                       "profile_id": state["p"] or profile_id_for(me), "reason": msg.get("request", ""),
+                       "version": state["cv"] + 1})
     fx.dirty = True
     return None
 
@@ -267,6 +269,11 @@ _HANDLERS = {
     "reset": _on_reset, "forget": _on_forget, "unlink": _on_unlink,
 }
 OPS = frozenset(_HANDLERS)
+
+
+def forget_message(identifier: str, request_id: str) -> Message:
+    """The command that erases one identifier (sent by `touchline identity forget`)."""
+    return {"op": "forget", "to": identifier, "request": request_id}
 
 
 # -- helpers --------------------------------------------------------------------
