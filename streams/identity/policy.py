@@ -33,7 +33,7 @@ JUNK_VALUES = frozenset({
 JUNK_EMAILS = ("test@test.com", "test@example.com", "noreply@example.com", "no-reply@example.com",
                "example@example.com", "email@example.com", "a@a.com", "null@null.com")
 JUNK_PHONES = ("+10000000000", "+11111111111", "+15555555555", "+1234567890", "+12345678900")
-_ONE_REPEATED_CHAR = re.compile(r"^(.)\1+$")  # "0000000", "xxxxxx", "-----"
+_ONE_REPEATED_CHAR = re.compile(r"^(.)\1{4,}$")  # "0000000", "xxxxxx", "-----" (5+: "11" may be real)
 
 
 @dataclass(frozen=True)
