@@ -75,6 +75,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             record = {**change, "changed_at": now}
             await send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
 
+    async def reject(message, detail: str, now: datetime) -> None:  # noqa: ANN001
+        """Dead-letter a message this stage cannot handle, with its bytes and position."""
+        await send(names.rejects, message.key, reject_encoder.encode(_dead_letter(message, detail, now)))
+
     def store(key: str, before, after, fx: Effects) -> None:  # noqa: ANN001
         if after is None:
             if before is not None:
@@ -100,8 +104,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     value = enriched_encoder.encode(record)
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
-                    await send(names.rejects, message.key, reject_encoder.encode(
-                        _dead_letter(message, f"identity stage: {type(exc).__name__}: {exc}", now)))
+                    await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
                     continue
                 await send(names.enriched, message.key, value)
 
@@ -114,8 +117,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 msg = _command(message.value)
                 if msg is None or msg["to"] != (message.key or b"").decode("utf-8", "replace"):
                     # Only the CLI and this stage write here; a foreign message is kept, not obeyed.
-                    await send(names.rejects, message.key, reject_encoder.encode(_dead_letter(
-                        message, "not an identity protocol message (JSON with op, and to = the message key)", now)))
+                    await reject(message, "not an identity protocol message (JSON with op, and to = the message key)",
+                                 now)
                     continue
                 before = nodes.get(msg["to"])
                 try:
@@ -123,8 +126,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 except Exception as exc:  # a malformed command must not stop the partition
                     log.exception("identity command failed on %s[%d]@%d", message.topic, message.partition,
                                   message.offset)
-                    await send(names.rejects, message.key, reject_encoder.encode(
-                        _dead_letter(message, f"identity command: {type(exc).__name__}: {exc}", now)))
+                    await reject(message, f"identity command: {type(exc).__name__}: {exc}", now)
                     continue
                 store(msg["to"], before, state, fx)
                 await emit(fx, now)
