@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(6066, ge=0, le=65535)
     table_store: str = Field(
         "memory://",
-        description="Faust table store: memory:// (tests, demos) or rocksdict:// (production: state on disk).",
+        description="Faust table store: memory:// (tests, demos: rebuilt from the changelog at every start) or "
+        "rocksdb:// (production: state on disk under data_dir, through the rocksdict driver).",
     )
 
     @field_validator("kafka_bootstrap_servers")

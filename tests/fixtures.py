@@ -115,8 +115,12 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., TouchlineProcess]]:
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
-    """Poll ``predicate`` until truthy or the deadline; the failure says what was awaited."""
+def wait_for(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
+             interval: float = 0.2) -> object:
+    """Poll ``predicate`` until truthy or the deadline; the failure says what was awaited.
+
+    ``what`` may be a callable, asked at the deadline (to say how far it got).
+    """
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -124,7 +128,8 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
         if last:
             return last
         time.sleep(interval)  # polling interval, not synchronization: the deadline bounds it
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what() if callable(what) else what} "
+                         f"(last: {last!r})")
 
 
 @pytest.fixture(autouse=True)

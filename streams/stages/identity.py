@@ -16,17 +16,17 @@ The decisions are the pure functions of streams/identity; this module is plumbin
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime, timezone
 
-import faust
 
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
 from streams.ingest import Source, dead_letter
+from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
 
@@ -44,53 +44,45 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     enriched_encoder = AvroEncoder("enriched_touchpoint")
     change_encoder = AvroEncoder("identity_change")
     reject_encoder = AvroEncoder("rejected_event")
-    nodes = app.Table(
+    output = Output(app)
+    table = app.Table(
         f"{settings.app_id}-identity",
         default=None,
         partitions=settings.input_partitions,
-        # Keys are identifier strings, values the protocol's JSON-able state dicts.
-        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
-        # take_events does not set faust's current event, so the changelog partition
-        # comes from the producer's partitioner (murmur2 of the key): the partition the
-        # identifier's messages are keyed to on valid and identity.commands, by every
-        # producer of those topics (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
-        use_partitioner=True,
+        # Keys are identifier strings, values the protocol's JSON-able state dicts: faust's
+        # default JSON serializers fit both (DurableTable encodes with the table's own).
         help="Identity stitching state, one entry per identifier (streams/identity/protocol.py).",
     )
-    pipeline.tables["identity"] = nodes
-
-    def on_delivered(future: asyncio.Future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            log.error("delivery to Kafka failed for good, stopping the worker uncommitted: %r", future.exception())
-            asyncio.ensure_future(app.crash(future.exception()))
-
-    async def send(topic: str, key: bytes | None, value: bytes, headers=None) -> None:  # noqa: ANN001
-        future = await app.producer.send(topic, key, value, None, None, headers)
-        future.add_done_callback(on_delivered)
+    pipeline.tables["identity"] = table
+    # Co-partitioned: an identifier's valid events, its commands and its state all
+    # live on partition murmur2(identifier) -- every producer of those topics keys
+    # by the identifier (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
+    nodes = DurableTable(table, output)
 
     async def emit(fx: Effects, now: datetime) -> None:
         for msg in fx.messages:
-            await send(names.identity_commands, msg["to"].encode(), encode_command(msg))
+            await output.send(names.identity_commands, msg["to"].encode(), encode_command(msg))
         for change in fx.changes:
             record = {**change, "changed_at": now}
-            await send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
+            await output.send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
 
     async def reject(message, detail: str, now: datetime) -> None:  # noqa: ANN001
         """Dead-letter a message this stage cannot handle, with its bytes and position."""
-        await send(names.rejects, message.key, reject_encoder.encode(_dead_letter(message, detail, now)))
+        await output.send(names.rejects, message.key, reject_encoder.encode(_dead_letter(message, detail, now)))
 
-    def store(key: str, before, after, fx: Effects) -> None:  # noqa: ANN001
+    async def store(key: str, partition: int, before, after, fx: Effects) -> None:  # noqa: ANN001
         if after is None:
             if before is not None:
-                del nodes[key]
+                await nodes.delete(key, partition)
         elif fx.dirty:
-            nodes[key] = after  # a write sends the changelog record
+            await nodes.put(key, after, partition)
 
     @app.agent(pipeline.valid, concurrency=1, name=f"{settings.app_id}.identity-events")
     async def stitch_events(stream):  # noqa: ANN001
         async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
             now = datetime.now(timezone.utc)
             for event in events:
+                set_current_event(event)
                 message = event.message
                 try:
                     record, _ = decoder.decode(message.value)  # our own topic: written by ingest
@@ -98,7 +90,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     if obs is not None:
                         before = nodes.get(obs.anchor)
                         state, fx = observe(before, obs, policy, ("v", message.offset))
-                        store(obs.anchor, before, state, fx)
+                        await store(obs.anchor, message.partition, before, state, fx)
                         record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
                         await emit(fx, now)
                     value = enriched_encoder.encode(record)
@@ -106,13 +98,14 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
                     await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
                     continue
-                await send(names.enriched, message.key, value)
+                await output.send(names.enriched, message.key, value)
 
     @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
     async def stitch_commands(stream):  # noqa: ANN001
         async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
             now = datetime.now(timezone.utc)
             for event in events:
+                set_current_event(event)
                 message = event.message
                 msg = _command(message.value)
                 if msg is None or msg["to"] != (message.key or b"").decode("utf-8", "replace"):
@@ -128,7 +121,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                                   message.offset)
                     await reject(message, f"identity command: {type(exc).__name__}: {exc}", now)
                     continue
-                store(msg["to"], before, state, fx)
+                await store(msg["to"], message.partition, before, state, fx)
                 await emit(fx, now)
 
 

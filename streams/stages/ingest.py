@@ -8,14 +8,11 @@ not ``Topic.send``: the channel/future machinery of ``Topic.send`` cost more
 than the whole ingest decision; events are taken in small batches
 (``take_events``). Measured per worker on a 2-core machine, forwarding only:
 1.3k ev/s with Topic.send, 2.3k with the producer, 3.3k with batches
-(docs/benchmarks.md). At-least-once holds either way: faust
-flushes this producer before it commits source offsets. A delivery that
-fails for good crashes the worker instead of being committed past.
+(docs/benchmarks.md). At-least-once holds: see streams/stages/output.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timezone
 
@@ -23,6 +20,7 @@ from schemas.registry import connect_registry
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.ingest import Accepted, Source, ingest_one
+from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +42,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     valid_name, rejects_name = pipeline.names.valid, pipeline.names.rejects
     policy = pipeline.policy
 
-    def on_delivered(future: asyncio.Future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            log.error("delivery to Kafka failed for good, stopping the worker uncommitted: %r", future.exception())
-            asyncio.ensure_future(app.crash(future.exception()))
+    output = Output(app)
 
     @app.agent(pipeline.raw, concurrency=1, name=f"{settings.app_id}.ingest")
     async def ingest(stream):  # noqa: ANN001
-        producer = app.producer
         # take_events acks a batch only after this body has handled it (at-least-once),
         # and costs Faust less per event than iterating events one by one.
         async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
@@ -71,15 +65,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     # Keyed by the anchor identifier: the identity stage's partition that owns it.
                     obs = observation_of(outcome.record, policy)
                     key = obs.anchor.encode() if obs is not None else message.key
-                    future = await producer.send(
-                        valid_name, key, enriched_encoder.encode(outcome.record), None, None, None
-                    )
+                    await output.send(valid_name, key, enriched_encoder.encode(outcome.record))
                 else:
-                    future = await producer.send(
-                        rejects_name, message.key, reject_encoder.encode(outcome.record), None, None,
-                        [("touchline-reason", outcome.reason.encode())],
-                    )
-                future.add_done_callback(on_delivered)
+                    await output.send(rejects_name, message.key, reject_encoder.encode(outcome.record),
+                                      headers=[("touchline-reason", outcome.reason.encode())])
 
 
 def _headers(headers) -> list[tuple[str, bytes | None]]:  # noqa: ANN001

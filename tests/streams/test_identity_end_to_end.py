@@ -21,14 +21,13 @@ from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.identity_store import all_assignments
 from sinks.migrate import migrate
-from streams.identity.identifiers import KINDS, parse_identifier
-from streams.identity.policy import policy_from_settings
-from streams.identity.reference import stitch
+from streams.identity.identifiers import parse_identifier
 from streams.identity.scoring import read_truth_people, score_profiles
 from streams.kafka_config import confluent_config, producer_config
 from streams.simulator import SimulationConfig, TruthWriter
 from streams.topics import TopicNames, declared_topics, ensure_topics
 from tests.fixtures import wait_for
+from tests.streams.identity_checks import wait_until_converged, wait_until_stored
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +38,6 @@ PLANTED_EMAIL = "Planted.Person+tl@Example.ORG"
 def _planted_event(end: datetime) -> dict:
     return {"event_id": "planted-raw-email", "event_type": "store_visit", "channel": "store",
             "event_time": end - timedelta(hours=1), "loyalty_id": "LOY-planted", "email": PLANTED_EMAIL}
-
-
-def _stored_records(client, db: str) -> list[dict]:  # noqa: ANN001
-    columns = ["event_id", "event_time", *KINDS]
-    rows = client.query(f"SELECT {', '.join(columns)} FROM {db}.touchpoints FINAL").result_rows
-    return [dict(zip(columns, row)) for row in rows]
 
 
 def _all_topic_bytes(settings, topics: list[str]) -> list[bytes]:  # noqa: ANN001
@@ -72,11 +65,9 @@ def _all_topic_bytes(settings, topics: list[str]) -> list[bytes]:  # noqa: ANN00
         consumer.close()
 
 
-# One worker process owns all 8 partitions here. With two processes, 14 of 466
-# identifiers ended on a stale profile (2026-11-23): the in-process protocol
-# test converges under any partitioning, so the gap is in how the Faust table
-# moves between processes on rebalance; issue 4 stays open on it.
-@pytest.mark.parametrize("workers", [1], ids=["1-worker"])
+# Two processes: the second joins while the first is already stitching, so the
+# table's partitions move mid-stream (the case streams/stages/durable_table.py fixes).
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
 def test_profiles_equal_the_reference_and_the_truth(settings_factory, worker_factory, tmp_path, workers) -> None:  # noqa: ANN001
     settings = settings_factory()
     assert settings.input_partitions == 8
@@ -96,29 +87,8 @@ def test_profiles_equal_the_reference_and_the_truth(settings_factory, worker_fac
 
     procs = [worker_factory(settings, "worker") for _ in range(workers)]
 
-    def stored() -> int | None:
-        for proc in procs:
-            assert proc.proc.poll() is None, f"worker exited:\n{proc.log_tail()}"
-        count = client.query(f"SELECT count() FROM {db}.touchpoints FINAL").result_rows[0][0]
-        return count if count == expected_rows else None
-
-    wait_for(stored, timeout=300, what=f"{expected_rows} touchpoints")
-    reference = stitch(_stored_records(client, db), policy_from_settings(settings))
-
-    differences: list[str] = []
-
-    def converged() -> bool:
-        for proc in procs:
-            assert proc.proc.poll() is None, f"worker exited:\n{proc.log_tail()}"
-        actual = all_assignments(client, db)
-        differences[:] = sorted(i for i in reference.profiles if actual.get(i) != reference.profiles[i])
-        return actual == reference.profiles
-
-    try:
-        wait_for(converged, timeout=180, what="the stitched profiles to equal the batch reference")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {len(differences)} of {len(reference.profiles)} identifiers differ, "
-                             f"e.g. {differences[:3]}") from None
+    wait_until_stored(client, db, expected_rows, procs)
+    reference = wait_until_converged(client, settings, procs)
 
     # Against the truth: nobody merged with somebody else; almost every linkable pair linked.
     score = score_profiles(read_truth_people(truth_path), reference.profiles)

@@ -1,0 +1,42 @@
+"""Sending from an agent: straight into the producer client's buffer, never past a failed delivery.
+
+``await app.producer.send(...)`` hands the record to aiokafka's accumulator
+before the agent moves on, and faust flushes that client before it commits
+source offsets (and when partitions are revoked), so a committed offset never
+runs ahead of what it produced. ``Topic.send`` and table writes go through
+faust's own ProducerBuffer instead, whose flush gives up after 0.1 s per
+record: at-least-once does not hold for them (see streams/stages/durable_table.py).
+
+A delivery that fails for good (retries exhausted) crashes the worker before
+the offset that produced it can be committed; a restart re-reads from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import faust
+
+log = logging.getLogger(__name__)
+
+
+class Output:
+    """The one way stages produce records."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+
+    def _on_delivered(self, future: asyncio.Future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("delivery to Kafka failed for good, stopping the worker uncommitted: %r", future.exception())
+            asyncio.ensure_future(self._app.crash(future.exception()))
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None,
+                   headers: Sequence[tuple[str, bytes]] | None = None,
+                   on_delivered: Callable[[asyncio.Future], None] | None = None) -> None:
+        future = await self._app.producer.send(topic, key, value, partition, None, headers)
+        future.add_done_callback(self._on_delivered)
+        if on_delivered is not None:
+            future.add_done_callback(on_delivered)
