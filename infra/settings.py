@@ -84,6 +84,26 @@ class Settings(BaseSettings):
         description='Extra junk identifiers, JSON list of "kind:value" ("email:" and "phone:" take raw values).',
     )
 
+    # -- sessions and journeys (docs/design/sessions.md) -------------------------------
+    session_timeout_s: float = Field(1800, gt=0, le=86_400, description="Inactivity that ends a session.")
+    session_channel_timeouts_s: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-channel inactivity timeouts, JSON, e.g. {"store": 3600}; the timeout after a touch is '
+        "its channel's.",
+    )
+    session_max_length_s: float = Field(86_400, gt=0, le=7 * 86_400, description="A longer session is cut.")
+    session_allowed_lateness_s: float = Field(
+        600, ge=0, le=86_400,
+        description="Touches up to this late (behind the newest event time of their partition) join sessions "
+        "before they are emitted; later ones re-emit the session with a higher version.",
+    )
+    session_goals: list[str] = Field(
+        default_factory=lambda: ["purchase", "subscription"],
+        description="Event types that count as conversions (JSON list).",
+    )
+    journey_lookback_days: float = Field(30, gt=0, le=90, description="A journey starts at most this long "
+                                         "before its conversion.")
+
     # -- ClickHouse ---------------------------------------------------------------
     clickhouse_url: str | None = Field(
         None, description="http(s)://host:port of ClickHouse; unset = the local `touchline store`."

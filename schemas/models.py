@@ -23,7 +23,7 @@ from schemas.validation import describe_validation_error, reject_reason_for
 __all__ = [
     "AvroModel", "Channel", "Consent", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
     "IdentityChange", "IdentityChangeKind",
-    "LineItem", "RejectedEvent", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
+    "LineItem", "RejectedEvent", "Session", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
 ]
 
 IDENTIFIERS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id", "email", "phone")
@@ -228,3 +228,31 @@ class IdentityChange(AvroModel):
     event_time: UtcMillis | None = None
     version: int
     changed_at: UtcMillis
+
+
+class Session(AvroModel):
+    """One session at a version, or a session id's deletion (session.v1), see streams/sessions/state.py."""
+
+    avro_schema: ClassVar[str | None] = "session"
+
+    session_id: str
+    session_key: str
+    identity_key: str
+    version: int
+    is_deleted: bool
+    start_time: UtcMillis
+    end_time: UtcMillis
+    profile_id: str | None = None
+    touches: int = Field(ge=0, le=2**31 - 1)
+    conversions: int = Field(ge=0, le=2**31 - 1)
+    revenue: Money
+    channels: list[str]
+    device_type: str
+    landing_event_id: str
+    landing_channel: str
+    landing_campaign_id: str | None = None
+    landing_source: str | None = None
+    landing_medium: str | None = None
+    landing_page_url: str | None = None
+    last_event_id: str
+    emitted_at: UtcMillis

@@ -19,6 +19,12 @@ IDENTITY_CHANGE_COLUMNS = (
     "event_id", "event_time", "version", "changed_at",
 )
 
+SESSION_COLUMNS = (
+    "session_id", "session_key", "identity_key", "version", "is_deleted", "start_time", "end_time", "profile_id",
+    "touches", "conversions", "revenue", "channels", "device_type", "landing_event_id", "landing_channel",
+    "landing_campaign_id", "landing_source", "landing_medium", "landing_page_url", "last_event_id", "emitted_at",
+)
+
 REJECT_COLUMNS = (
     "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
     "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
@@ -62,3 +68,7 @@ def reject_row(record: dict[str, Any]) -> tuple:
 
 def identity_change_row(record: dict[str, Any]) -> tuple:
     return tuple(record.get(c) for c in IDENTITY_CHANGE_COLUMNS)
+
+
+def session_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in SESSION_COLUMNS)

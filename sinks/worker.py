@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from functools import partial
 
 from confluent_kafka import Message, Producer
@@ -13,7 +14,8 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
 from sinks.rows import (
-    IDENTITY_CHANGE_COLUMNS, REJECT_COLUMNS, TOUCHPOINT_COLUMNS, identity_change_row, reject_row, touchpoint_row,
+    IDENTITY_CHANGE_COLUMNS, REJECT_COLUMNS, SESSION_COLUMNS, TOUCHPOINT_COLUMNS, identity_change_row, reject_row,
+    session_row, touchpoint_row,
 )
 from sinks.runner import Route, SinkRunner
 from streams.ingest import Source, dead_letter
@@ -38,7 +40,7 @@ def source_of(message: Message) -> Source:
 
 
 def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl: bool = True) -> SinkRunner:
-    """Apply the DDL (unless told not to), then wire enriched -> touchpoints and rejects -> rejects."""
+    """Apply the DDL (unless told not to), then wire each topic to its table (enriched -> touchpoints, ...)."""
     database = settings.clickhouse_database
     client_factory = partial(connect, settings)
     if apply_ddl:
@@ -46,17 +48,20 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     names = TopicNames.from_settings(settings)
     dlq_producer = Producer(producer_config(settings))
     reject_encoder = AvroEncoder("rejected_event")
-    enriched_decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
-    rejects_decoder = AvroDecoder("rejected_event", max_payload_bytes=settings.max_payload_bytes * 4)
     retry_after = min(1.0, settings.sink_retry_max_s)
     touchpoints = ClickHouseSink(client_factory, f"{database}.touchpoints", TOUCHPOINT_COLUMNS, retry_after)
     rejects = ClickHouseSink(client_factory, f"{database}.rejects", REJECT_COLUMNS, retry_after)
     identity = ClickHouseSink(client_factory, f"{database}.identity_changes", IDENTITY_CHANGE_COLUMNS, retry_after)
-    change_decoder = AvroDecoder("identity_change", max_payload_bytes=64 * 1024)
+    sessions = ClickHouseSink(client_factory, f"{database}.sessions", SESSION_COLUMNS, retry_after)
 
-    def enriched_to_row(message: Message) -> tuple:
-        record, _ = enriched_decoder.decode(message.value())
-        return touchpoint_row(record)
+    def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[Message], tuple]:
+        decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
+
+        def message_to_row(message: Message) -> tuple:
+            record, _ = decoder.decode(message.value())
+            return to_row(record)
+
+        return message_to_row
 
     def undecodable(what: str):  # noqa: ANN202
         def dead_letter_it(message: Message, exc: Exception) -> None:
@@ -68,14 +73,6 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
             dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
 
         return dead_letter_it
-
-    def change_to_row(message: Message) -> tuple:
-        record, _ = change_decoder.decode(message.value())
-        return identity_change_row(record)
-
-    def reject_to_row(message: Message) -> tuple:
-        record, _ = rejects_decoder.decode(message.value())
-        return reject_row(record)
 
     def reject_undecodable(message: Message, exc: Exception) -> None:
         # A dead letter that is itself unreadable is stored as one, with its bytes, not re-queued.
@@ -98,9 +95,13 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     return SinkRunner(
         consumer,
         {
-            names.enriched: Route(enriched_to_row, touchpoints, undecodable("enriched record")),
-            names.identity_changes: Route(change_to_row, identity, undecodable("identity change")),
-            names.rejects: Route(reject_to_row, rejects, reject_undecodable),
+            names.enriched: Route(decoded("enriched_touchpoint", settings.max_payload_bytes * 2, touchpoint_row),
+                                  touchpoints, undecodable("enriched record")),
+            names.identity_changes: Route(decoded("identity_change", 64 * 1024, identity_change_row), identity,
+                                          undecodable("identity change")),
+            names.sessions: Route(decoded("session", 64 * 1024, session_row), sessions, undecodable("session")),
+            names.rejects: Route(decoded("rejected_event", settings.max_payload_bytes * 4, reject_row), rejects,
+                                 reject_undecodable),
         },
         dead_letter_producer=dlq_producer,
         batch_rows=settings.sink_batch_rows,

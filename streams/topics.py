@@ -42,6 +42,7 @@ class TopicNames:
     rejects: str
     identity_commands: str
     identity_changes: str
+    sessions: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -52,7 +53,13 @@ class TopicNames:
             rejects=settings.topic("rejects"),
             identity_commands=settings.topic("identity.commands"),
             identity_changes=settings.topic("identity.changes"),
+            sessions=settings.topic("sessions"),
         )
+
+
+def table_changelog(settings: Settings, table: str) -> str:
+    """The changelog topic Faust creates for table ``<app_id>-<table>`` (it prefixes the app id again)."""
+    return f"{settings.app_id}-{settings.app_id}-{table}-changelog"
 
 
 def declared_topics(settings: Settings) -> list[TopicSpec]:
@@ -99,6 +106,13 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
             "Identity outcomes (Avro identity_change): assignments, shared identifiers, conflicts, erasures.",
+        ),
+        TopicSpec(
+            names.sessions,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
+            "Closed sessions and their later versions or deletions (Avro session), keyed by session key.",
         ),
         TopicSpec(
             names.rejects,

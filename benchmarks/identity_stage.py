@@ -1,0 +1,299 @@
+"""The identity stage on the broker against a pass-through baseline, measured in the same run.
+
+Input: N simulated events as the ingest agent writes them to ``touchpoints.valid`` (``ingest_one``,
+Avro, keyed by anchor identifier with murmur2), produced to two fresh topic sets before either leg.
+
+- Baseline: one confluent-kafka consumer reads leg A's ``valid``, fastavro-decodes and re-encodes each
+  value and produces it to leg A's ``touchpoints.enriched``: the same Kafka hop and Avro work per event
+  as the stage, nothing else. The ratio is what the identity stage adds: Faust, the table read and write,
+  the changelog, the protocol messages and handling them.
+- Pipeline: K `touchline worker --no-sink` processes on leg B (ingest idles on an empty raw topic);
+  with K > 1 the ratio compares K processes with the one baseline consumer.
+
+Progress is the enriched topic's high watermarks, polled every 0.2 s: "total" from launch to the last
+record, "steady" over records 10% -> 90%. Once idle (all enriched, no group lag on valid and commands):
+messages per event; after SIGTERM: identifiers (live changelog keys), JSON bytes of their latest value
+and, with rocksdb://, the workers' on-disk bytes. Needs a running broker (`touchline dev up`, or TOUCHLINE_*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from fastavro import schemaless_reader, schemaless_writer
+
+from infra.exceptions import TouchlineError
+from infra.processes import TouchlineProcess
+from infra.settings import Settings, load_settings
+from schemas.wire import AvroDecoder, AvroEncoder
+from streams.identity.observe import observation_of
+from streams.identity.policy import policy_from_settings
+from streams.ingest import Accepted, IngestRules, Source, ingest_one
+from streams.kafka_config import KEYED_PARTITIONER, confluent_config, producer_config
+from streams.simulator import SimulationConfig, simulate
+from streams.topics import TopicNames, ensure_topics, table_changelog
+
+POLL_S = 0.2  # polling interval of every wait; each wait has its own deadline
+MAX_QUEUED = 100_000  # producers flush beyond this many undelivered records (their queue holds 200,000)
+
+
+@dataclass
+class Leg:
+    name: str
+    startup_s: float = math.nan  # launch -> first record
+    total: tuple[int, float] = (0, math.nan)  # (records, seconds) launch -> last record
+    steady: tuple[int, float] = (0, math.nan)  # (records, seconds) between the polls at 10% and at 90%
+
+    def rate(self, which: str) -> float:
+        records, seconds = getattr(self, which)
+        return records / seconds if seconds > 0 else math.nan
+
+
+class Probe:
+    """High watermarks and a group's committed offsets; every call bounded by the Kafka timeout."""
+
+    def __init__(self, settings: Settings, group: str):
+        self.timeout, self.partitions = settings.kafka_timeout_s, range(settings.input_partitions)
+        self.consumer = Consumer(confluent_config(settings, **{"group.id": group, "enable.auto.commit": False}))
+
+    def highs(self, topic: str) -> dict[int, int]:
+        return {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout,
+                                                       cached=False)[1] for p in self.partitions}
+
+    def total(self, topic: str) -> int:
+        return sum(self.highs(topic).values())
+
+    def lag(self, topic: str) -> int:  # records the group has not committed (committed read first, then the ends)
+        committed = self.consumer.committed([TopicPartition(topic, p) for p in self.partitions], timeout=self.timeout)
+        ends = self.highs(topic)
+        return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
+
+
+def produce_inputs(settings: Settings, topics: list[str], events: int) -> int:
+    """What the ingest agent writes to ``touchpoints.valid``, to each of ``topics``; returns the count."""
+    end = datetime.now(timezone.utc)
+    config = SimulationConfig(seed=13, events=events, malformed_share=0.0, start=end - timedelta(days=30), end=end)
+    decoder = AvroDecoder("touchpoint", max_payload_bytes=settings.max_payload_bytes)
+    encoder = AvroEncoder("enriched_touchpoint")
+    rules = IngestRules(settings.max_payload_bytes, timedelta(days=settings.max_event_age_days),
+                        timedelta(seconds=settings.max_future_skew_s), settings.phone_default_country_code)
+    policy, raw, errors = policy_from_settings(settings), settings.topic("touchpoints.raw"), []
+    producer = Producer(producer_config(settings, **KEYED_PARTITIONER,
+                                        on_delivery=lambda err, _msg: err and errors.append(str(err))))
+    count = 0
+    for count, message in enumerate(simulate(config, AvroEncoder("touchpoint").encode), start=1):
+        outcome = ingest_one(message.payload, Source(raw, 0, count - 1, end, message.key, []), decoder, rules, end)
+        if not isinstance(outcome, Accepted):
+            raise RuntimeError(f"ingest rejected simulated event {count}: {outcome.reason}: {outcome.record['detail']}")
+        obs = observation_of(outcome.record, policy)
+        key = obs.anchor.encode() if obs is not None else message.key  # as streams/stages/ingest.py keys it
+        value = encoder.encode(outcome.record)
+        for topic in topics:
+            producer.produce(topic, value, key)
+        producer.poll(0)
+        if len(producer) > MAX_QUEUED:
+            producer.flush(settings.kafka_timeout_s * 3)
+    if producer.flush(settings.kafka_timeout_s * 3) or errors:
+        raise RuntimeError(f"input not delivered to {topics}: {errors[:3] or 'flush timed out'}")
+    return count
+
+
+def baseline(settings: Settings, events: int, stop: threading.Event, errors: list[BaseException]) -> None:
+    """Thread body: valid -> fastavro decode -> fastavro encode -> enriched, until ``events`` are delivered."""
+    names, encoder, delivered = TopicNames.from_settings(settings), AvroEncoder("enriched_touchpoint"), [0]
+    schema, header, timeout = encoder.entry.parsed, encoder.header, settings.kafka_timeout_s * 3
+
+    def on_delivery(err, _msg) -> None:  # noqa: ANN001
+        delivered[0] += err is None
+        errors.extend([KafkaException(err)] if err else [])
+
+    consumer = Consumer(confluent_config(settings, **{
+        "group.id": f"{settings.app_id}-baseline", "auto.offset.reset": "earliest", "auto.commit.interval.ms": 1000}))
+    producer = Producer(producer_config(settings, **KEYED_PARTITIONER, on_delivery=on_delivery))
+    consumer.subscribe([names.valid])
+    try:
+        while delivered[0] < events and not stop.is_set() and not errors:
+            for message in consumer.consume(num_messages=500, timeout=0.1):
+                if message.error():
+                    raise KafkaException(message.error())
+                record = schemaless_reader(io.BytesIO(message.value()[len(header):]), schema, None)
+                out = io.BytesIO(header)
+                out.seek(len(header))
+                schemaless_writer(out, schema, record)
+                producer.produce(names.enriched, out.getvalue(), message.key())
+            producer.poll(0)
+            if len(producer) > MAX_QUEUED:
+                producer.flush(timeout)
+        producer.flush(timeout)
+    except BaseException as exc:  # reported by the main thread
+        errors.append(exc)
+    finally:
+        consumer.close()
+
+
+def wait_for(done: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
+    """Poll ``done`` every POLL_S until true; past ``timeout`` raise, saying what was awaited and how far it got."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what()}")
+        time.sleep(POLL_S)  # polling interval
+
+
+def track(leg: Leg, probe: Probe, topic: str, target: int, timeout: float, check: Callable[[], None]) -> None:
+    """From now until ``topic`` holds ``target`` records; the steady window uses the counts actually seen."""
+    started, low, high, seen = time.monotonic(), max(target // 10, 1), target - target // 10, {}
+
+    def step() -> bool:
+        check()
+        count, now = probe.total(topic), time.monotonic()
+        seen["count"] = count
+        if count and math.isnan(leg.startup_s):
+            leg.startup_s = now - started
+        if count >= low:
+            seen.setdefault("first", (count, now))
+        if count >= high and math.isnan(leg.steady[1]):
+            leg.steady = (count - seen["first"][0], now - seen["first"][1])
+        if count >= target:
+            leg.total = (count, now - started)
+        return count >= target
+
+    wait_for(step, timeout, lambda: f"{leg.name}: {target} records on {topic} (got {seen.get('count')})")
+
+
+def read_changelog(settings: Settings, topic: str, timeout: float) -> dict[str, bytes]:
+    """Latest value per key (a JSON-encoded identifier), tombstones dropped, every partition read to its end."""
+    probe = Probe(settings, f"{settings.app_id}-changelog-reader")
+    ends, latest, deadline = {p: h for p, h in probe.highs(topic).items() if h > 0}, {}, time.monotonic() + timeout
+    probe.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    try:
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"changelog {topic}: partitions {sorted(ends)} not read to the end in {timeout:g}s")
+            for message in probe.consumer.consume(num_messages=1000, timeout=POLL_S):
+                if message.error():
+                    raise KafkaException(message.error())
+                latest[json.loads(message.key())] = message.value()
+                if message.offset() + 1 >= ends.get(message.partition(), math.inf):
+                    del ends[message.partition()]
+    finally:
+        probe.consumer.close()
+    return {key: value for key, value in latest.items() if value is not None}
+
+
+def run(settings: Settings, events: int, workers: int, store: str, timeout: float) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    base, pipe = (settings.model_copy(update={
+        "kafka_bootstrap_servers": settings.bootstrap_servers(), "worker_web_port": 0, "table_store": store,
+        "topic_prefix": f"idbench{stamp}.{leg}.", "app_id": f"idbench{stamp}-{leg}",
+        "clickhouse_database": f"idbench{stamp}_{leg}"}) for leg in ("base", "pipe"))
+    base_names, names = TopicNames.from_settings(base), TopicNames.from_settings(pipe)
+    ensure_topics(base)
+    ensure_topics(pipe)
+    events = produce_inputs(settings, [base_names.valid, names.valid], events)
+
+    baseline_leg, stop, errors = Leg("baseline"), threading.Event(), []
+
+    def baseline_ok() -> None:
+        if errors:
+            raise RuntimeError(f"baseline failed: {errors[0]!r}")
+
+    thread = threading.Thread(target=baseline, args=(base, events, stop, errors), name="baseline", daemon=True)
+    thread.start()
+    try:
+        track(baseline_leg, Probe(base, base.app_id), base_names.enriched, events, timeout, baseline_ok)
+    finally:
+        stop.set()
+        thread.join(60)
+    baseline_ok()
+
+    # One data directory per worker: two processes must not open the same RocksDB partition store.
+    worker_settings = [pipe.model_copy(update={"data_dir": pipe.data_dir / "identity-bench" / f"{pipe.app_id}-w{i}"})
+                       for i in range(workers)]
+    pipeline_leg, probe, procs, lag = Leg("pipeline"), Probe(pipe, pipe.app_id), [], [None]
+    changelog, log_dir = table_changelog(pipe, "identity"), settings.data_dir / "bench"
+
+    def pipeline_ok() -> None:
+        for i, proc in enumerate(procs):
+            if not proc.running:
+                raise RuntimeError(f"worker {i} exited with {proc.proc.returncode}:\n{proc.log_tail()}")
+        if rejected := probe.total(names.rejects):
+            raise RuntimeError(f"the identity stage dead-lettered {rejected} record(s); worker logs in {log_dir}")
+
+    def idle() -> bool:  # no lag on valid and identity.commands in two polls in a row: nothing in flight
+        pipeline_ok()
+        lag[:] = [*lag[-1:], probe.lag(names.valid) + probe.lag(names.identity_commands)]
+        return lag == [0, 0]
+
+    try:
+        procs += [TouchlineProcess(["worker", "--no-sink"], ws, log_dir / f"{pipe.app_id}-{i}.log",
+                                   log_level="WARNING") for i, ws in enumerate(worker_settings)]
+        track(pipeline_leg, probe, names.enriched, events, timeout, pipeline_ok)
+        wait_for(idle, timeout, lambda: f"group {pipe.app_id} to consume {names.valid} and "
+                 f"{names.identity_commands} (lag {lag[-1]})")
+        per_event = {what: probe.total(topic) / events for what, topic in (
+            ("protocol messages", names.identity_commands), ("identity changes", names.identity_changes),
+            ("changelog records", changelog), ("enriched records", names.enriched))}
+    finally:  # SIGTERM to all at once (no rebalance onto the last one); stop() SIGKILLs any alive after 60 s
+        for proc in procs:
+            if proc.running:
+                proc.proc.send_signal(signal.SIGTERM)
+        codes = [proc.stop(60) for proc in procs]
+
+    state = read_changelog(pipe, changelog, timeout)
+    ids = len(state)
+    # RocksDB files (SST, WAL, MANIFEST, OPTIONS) of every partition store, not its text LOG files.
+    disk = sum(f.stat().st_size for ws in worker_settings for db in (ws.data_dir / "worker" / pipe.app_id).rglob("*.db")
+               if db.is_dir() for f in db.rglob("*") if f.is_file() and not f.name.startswith("LOG"))
+    rows = {
+        "run": f"{events:,} events, {workers} x `touchline worker --no-sink` (exit codes {codes}), store {store}",
+        "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
+        "ev/s": "total = launch -> last record, steady = records 10% -> 90% (nan: too few events)",
+        **{f"{leg.name} ev/s": f"{leg.rate('total'):,.0f} total, {leg.rate('steady'):,.0f} steady "
+           f"(first record after {leg.startup_s:.1f} s)" for leg in (baseline_leg, pipeline_leg)},
+        "pipeline / baseline": f"{pipeline_leg.rate('total') / baseline_leg.rate('total'):.2f} total, "
+                               f"{pipeline_leg.rate('steady') / baseline_leg.rate('steady'):.2f} steady",
+        **{f"{what} / event": f"{value:.3f}" for what, value in per_event.items()},
+        "identifiers": f"{ids:,} (live keys of the changelog topic)",
+        "JSON bytes / identifier": f"{sum(map(len, state.values())) / max(ids, 1):,.0f} (latest changelog value)",
+        "disk bytes / identifier": (f"{disk / max(ids, 1):,.0f} ({disk:,} bytes of RocksDB after SIGTERM"
+                                    f"{', standby copies included' if workers > 1 else ''})"
+                                    if store.startswith("rocksdb") else "n/a (memory:// store)"),
+    }
+    return "\n".join(f"{name + ':':28}{value}" for name, value in rows.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.identity_stage", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, required=True, help="simulated events per leg")
+    parser.add_argument("--workers", type=int, default=1, help="`touchline worker --no-sink` processes")
+    parser.add_argument("--store", choices=["memory://", "rocksdb://"], default=None,
+                        help="Faust table store (default: TOUCHLINE_TABLE_STORE)")
+    parser.add_argument("--timeout", type=float, default=900, help="deadline of each wait, seconds")
+    args = parser.parse_args(argv)
+    if args.events < 10 or args.workers < 1:
+        parser.error("--events must be >= 10 and --workers >= 1")
+    try:
+        settings = load_settings()
+        print(run(settings, args.events, args.workers, args.store or settings.table_store, args.timeout))
+    except (TouchlineError, KafkaException, BufferError, TimeoutError, RuntimeError) as exc:
+        print(f"identity_stage: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

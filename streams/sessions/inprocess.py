@@ -1,0 +1,77 @@
+"""The streaming rule without Kafka: per-key state, a watermark, a due index and a table of rows.
+
+Used by the property tests (any arrival order ends at the reference) and as
+the model the Faust stage follows: ``SessionStream.arrive`` is what the
+stage does for one enriched touchpoint, ``finish`` what the wall-clock
+watermark does when the partition goes idle.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from streams.sessions.policy import SessionPolicy
+from streams.sessions.state import SessionRow, add_touch, advance
+from streams.sessions.touches import Touch
+
+NEVER = -(2**62)
+END_OF_TIME = 2**62
+
+
+@dataclass
+class SessionTable:
+    """ClickHouse's ReplacingMergeTree(version, is_deleted) read with FINAL: latest version per id, no deletions."""
+
+    rows: dict[str, SessionRow] = field(default_factory=dict)
+    log: list[SessionRow] = field(default_factory=list)  # every row written, in order
+
+    @property
+    def written(self) -> int:
+        return len(self.log)
+
+    def apply(self, rows: list[SessionRow]) -> None:
+        for row in rows:
+            self.log.append(row)
+            known = self.rows.get(row.session_id)
+            if known is None or row.version >= known.version:
+                self.rows[row.session_id] = row
+
+    def final(self) -> dict[str, SessionRow]:
+        return {sid: row for sid, row in self.rows.items() if not row.deleted}
+
+
+@dataclass
+class SessionStream:
+    policy: SessionPolicy
+    table: SessionTable = field(default_factory=SessionTable)
+    states: dict[str, dict] = field(default_factory=dict)
+    newest: int = NEVER
+    due: list[tuple[int, str]] = field(default_factory=list)  # (due time, key), stale entries skipped
+
+    @property
+    def watermark(self) -> int:
+        return self.newest - self.policy.allowed_lateness_ms if self.newest > NEVER else NEVER
+
+    def arrive(self, key: str, identity_key: str, touch: Touch) -> None:
+        self.newest = max(self.newest, touch.t)
+        state, fx = add_touch(self.states.get(key), key, identity_key, touch, self.watermark, self.policy)
+        self.states[key] = state
+        self.table.apply(fx.rows)
+        if fx.due is not None:
+            heapq.heappush(self.due, (fx.due, key))
+        self._close(self.watermark)
+
+    def _close(self, watermark: int) -> None:
+        while self.due and self.due[0][0] <= watermark:
+            _, key = heapq.heappop(self.due)
+            state, fx = advance(self.states[key], watermark, self.policy)
+            self.table.apply(fx.rows)
+            if fx.due is not None and fx.due <= watermark:
+                raise AssertionError("a closed session is still due")
+            if fx.due is not None:
+                heapq.heappush(self.due, (fx.due, key))
+
+    def finish(self) -> None:
+        """The partition went idle: the wall clock closes every open session."""
+        self._close(END_OF_TIME)

@@ -1,0 +1,176 @@
+"""One session key's state in the stream, and what it emits: pure functions, JSON-able state.
+
+The state keeps the key's touches (bounded by retention and a cap) and, per
+session id it ever emitted, the version and digest of the last row. Sessions
+are recomputed from the touches (``split.sessionize``), so the outcome never
+depends on arrival order; what the watermark decides is only *when* a
+session is emitted:
+
+- a session is emitted once it is closed, i.e. its ``closes_at`` (last touch
+  + channel timeout) is at or below the partition's watermark (newest event
+  time seen minus the allowed lateness). A touch up to the allowed lateness
+  late can only extend a session that is not closed yet, so it joins or
+  merges sessions before anything is emitted, exactly as in order;
+- a later touch changes a session already emitted: it is emitted again with
+  a higher version (ClickHouse keeps the latest), and a session id that no
+  longer exists (an earlier touch became the first, two sessions merged)
+  gets a deletion row with a higher version.
+
+Replays (the input offset is at or below the one the state has applied)
+re-send every row the key currently asserts, with the same versions: a
+worker killed after its state landed but before its rows did loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.sessions.policy import SessionPolicy
+from streams.sessions.split import Session, sessionize, touch_order
+from streams.sessions.touches import Touch
+
+
+@dataclass
+class SessionRow:
+    """A row for the sessions table: a session at a version, or the deletion of a session id."""
+
+    session_id: str
+    session_key: str
+    identity_key: str
+    version: int
+    deleted: bool
+    start: int
+    session: Session | None  # None for a deletion
+    profile_id: str | None
+
+
+@dataclass
+class Emits:
+    rows: list[SessionRow] = field(default_factory=list)
+    due: int | None = None  # when the earliest open session closes (event time), if any
+    dirty: bool = False
+
+
+def new_state(key: str, identity_key: str) -> dict[str, Any]:
+    # t: touches (lists, sorted by touch_order); em: session id -> [version, digest, deleted];
+    # p: the profile of the newest processed touch; o: input offset applied, per source.
+    return {"k": key, "ik": identity_key, "t": [], "em": {}, "p": None, "o": {}}
+
+
+def _is_replay(state: dict, source: tuple[str, int] | None) -> bool:
+    if source is None:
+        return False
+    name, offset = source
+    return offset <= state["o"].get(name, -1)
+
+
+def _insert(state: dict, touch: Touch) -> bool:
+    """Add ``touch``; a duplicate event id keeps the copy first in touch order. True if anything changed."""
+    touches = [Touch(*t) for t in state["t"]]
+    for i, known in enumerate(touches):
+        if known.event_id == touch.event_id:
+            if touch_order(touch) >= touch_order(known):
+                return False
+            del touches[i]
+            break
+    touches.append(touch)
+    touches.sort(key=touch_order)
+    state["t"] = [list(t) for t in touches]
+    return True
+
+
+def _trim(state: dict, policy: SessionPolicy) -> None:
+    """Forget whole sessions that ended more than the retention before the newest touch, then cap."""
+    touches = [Touch(*t) for t in state["t"]]
+    if not touches:
+        return
+    horizon = touches[-1].t - policy.retention_ms
+    sessions = sessionize(state["k"], touches, policy)
+    keep_from = next((s.start for s in sessions if s.end >= horizon), touches[-1].t)
+    kept = [t for t in touches if t.t >= keep_from][-policy.max_touches_per_key:]
+    if len(kept) != len(touches):
+        state["t"] = [list(t) for t in kept]
+
+
+def _settle(state: dict, watermark: int, policy: SessionPolicy, fx: Emits) -> None:
+    """Emit closed sessions whose row changed and deletions of vanished ids; compute the next due time."""
+    sessions = sessionize(state["k"], [Touch(*t) for t in state["t"]], policy)
+    emitted = state["em"]
+    live = {s.session_id for s in sessions}
+    for sid, (version, digest, deleted) in list(emitted.items()):
+        if sid not in live and not deleted:
+            emitted[sid] = [version + 1, digest, True]
+            fx.rows.append(_deletion(state, sid, version + 1, digest[0]))
+            fx.dirty = True
+    due = None
+    for session in sessions:
+        closes = session.closes_at(policy)
+        if closes > watermark:
+            due = closes if due is None else min(due, closes)
+            continue
+        digest = list(session.digest())
+        known = emitted.get(session.session_id)
+        if known is not None and not known[2] and known[1] == digest:
+            continue
+        version = 1 if known is None else known[0] + 1
+        emitted[session.session_id] = [version, digest, False]
+        fx.rows.append(_row(state, session, version))
+        fx.dirty = True
+    fx.due = due
+
+
+def _row(state: dict, session: Session, version: int) -> SessionRow:
+    return SessionRow(session.session_id, state["k"], state["ik"], version, False, session.start, session,
+                      state["p"])
+
+
+def _deletion(state: dict, sid: str, version: int, start: int) -> SessionRow:
+    return SessionRow(sid, state["k"], state["ik"], version, True, start, None, state["p"])
+
+
+def reassert(state: dict, policy: SessionPolicy) -> list[SessionRow]:
+    """Every row this key currently asserts, at its current version (for replays)."""
+    by_id = {s.session_id: s for s in sessionize(state["k"], [Touch(*t) for t in state["t"]], policy)}
+    rows = []
+    for sid, (version, digest, deleted) in state["em"].items():
+        if deleted or sid not in by_id:
+            rows.append(_deletion(state, sid, version, digest[0]))
+        else:
+            rows.append(_row(state, by_id[sid], version))
+    return rows
+
+
+def add_touch(state: dict | None, key: str, identity_key: str, touch: Touch, watermark: int,
+              policy: SessionPolicy, source: tuple[str, int] | None = None) -> tuple[dict, Emits]:
+    """A touch arrives for ``key``; ``watermark`` is its partition's, after this touch."""
+    state = new_state(key, identity_key) if state is None else state
+    fx = Emits()
+    if _is_replay(state, source):
+        fx.rows = reassert(state, policy)
+        _settle(state, watermark, policy, fx)
+        return state, fx
+    changed = _insert(state, touch)
+    if touch.profile_id != state["p"]:
+        state["p"] = touch.profile_id
+        changed = True
+    if changed:
+        _trim(state, policy)
+    if source is not None:
+        state["o"][source[0]] = source[1]
+    _settle(state, watermark, policy, fx)
+    fx.dirty = fx.dirty or changed or source is not None
+    return state, fx
+
+
+def advance(state: dict, watermark: int, policy: SessionPolicy,
+            source: tuple[str, int] | None = None) -> tuple[dict, Emits]:
+    """The watermark moved past this key's due time: emit what closed."""
+    fx = Emits()
+    if _is_replay(state, source):
+        fx.rows = reassert(state, policy)
+    _settle(state, watermark, policy, fx)
+    if source is not None and not _is_replay(state, source):
+        state["o"][source[0]] = source[1]
+        fx.dirty = True
+    return state, fx
