@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["purchase", "subscription"],
         description="Event types that count as conversions (JSON list).",
     )
+    session_tick_s: float = Field(5, gt=0, le=300, description="How often the leader sends the sessions "
+                                  "stage a tick per partition (closing sessions on idle partitions).")
+    session_idle_close_s: float = Field(
+        60, gt=0, le=86_400,
+        description="A partition without events this long (wall clock) moves its watermark to the wall clock, "
+        "so the night's last sessions close.",
+    )
     journey_lookback_days: float = Field(30, gt=0, le=90, description="A journey starts at most this long "
                                          "before its conversion.")
 

@@ -86,8 +86,9 @@ def create_app(settings: Settings) -> Pipeline:
         rules=rules,
         policy=policy_from_settings(settings),
     )
-    from streams.stages import identity, ingest  # stages attach agents to the pipeline's app
+    from streams.stages import identity, ingest, sessions  # stages attach agents to the pipeline's app
 
     ingest.attach(pipeline)
     identity.attach(pipeline)
+    sessions.attach(pipeline)
     return pipeline

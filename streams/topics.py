@@ -43,6 +43,7 @@ class TopicNames:
     identity_commands: str
     identity_changes: str
     sessions: str
+    session_ticks: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -54,6 +55,7 @@ class TopicNames:
             identity_commands=settings.topic("identity.commands"),
             identity_changes=settings.topic("identity.changes"),
             sessions=settings.topic("sessions"),
+            session_ticks=settings.topic("sessions.ticks"),
         )
 
 
@@ -113,6 +115,14 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
             "Closed sessions and their later versions or deletions (Avro session), keyed by session key.",
+        ),
+        # Same partition count as enriched: tick p drives the sessions table's partition p.
+        TopicSpec(
+            names.session_ticks,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(DAY_MS), "min.insync.replicas": min_isr},
+            "Wall-clock ticks, one per partition every few seconds, that close sessions on idle partitions.",
         ),
         TopicSpec(
             names.rejects,

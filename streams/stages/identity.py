@@ -25,6 +25,7 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
 from streams.ingest import Source, dead_letter
+from streams.sessions.touches import session_key
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.output import Output
 
@@ -98,7 +99,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
                     await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
                     continue
-                await output.send(names.enriched, message.key, value)
+                # Keyed by session key: the sessions stage's partition that owns it.
+                await output.send(names.enriched, session_key(record)[0].encode(), value)
 
     @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
     async def stitch_commands(stream):  # noqa: ANN001

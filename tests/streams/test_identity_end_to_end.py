@@ -27,7 +27,7 @@ from streams.kafka_config import confluent_config, producer_config
 from streams.simulator import SimulationConfig, TruthWriter
 from streams.topics import TopicNames, declared_topics, ensure_topics, table_changelog
 from tests.fixtures import wait_for
-from tests.streams.identity_checks import wait_until_converged, wait_until_stored
+from tests.streams.pipeline_checks import wait_until_converged, wait_until_stored
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,8 @@ def test_profiles_equal_the_reference_and_the_truth(settings_factory, worker_fac
     # The planted raw email: hashed at ingest, nowhere after it (topics, changelog, tables).
     needles = [PLANTED_EMAIL.encode(), PLANTED_EMAIL.lower().encode()]
     downstream = [names.valid, names.enriched, names.identity_commands, names.identity_changes, names.rejects,
-                  names.sessions, table_changelog(settings, "identity")]
+                  names.sessions, names.session_ticks, table_changelog(settings, "identity"),
+                  table_changelog(settings, "sessions")]
     assert {t.name for t in declared_topics(settings)} - {names.raw} <= set(downstream)
     haystack = _all_topic_bytes(settings, downstream)
     assert len(haystack) > 4 * expected_rows

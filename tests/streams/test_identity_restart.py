@@ -1,11 +1,12 @@
-"""Identity state survives kill -9: the restarted worker recovers its table and ends at the batch reference.
+"""State survives kill -9: the restarted worker recovers its tables and ends at the batch references.
 
 One worker on the on-disk table store (rocksdb://, the production setting)
 stitches the first part of a simulation; it is killed with SIGKILL while
 events and protocol messages are in flight, the rest of the simulation is
 produced, and a new worker process on the same data directory takes over.
-The profiles in ClickHouse must equal the reference computed from the stored
-touchpoints, exactly as if nothing had happened.
+The profiles and the sessions in ClickHouse must equal the references
+computed from the stored touchpoints, exactly as if nothing had happened
+(the killed worker had open sessions and half-built profiles).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from streams.produce import TouchpointProducer
 from streams.simulator import SimulationConfig, simulate
 from streams.topics import ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.identity_checks import wait_until_converged, wait_until_stored
+from tests.streams.pipeline_checks import wait_until_converged, wait_until_sessions_match, wait_until_stored
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +37,11 @@ def _produce(settings, messages) -> None:  # noqa: ANN001
 
 
 def test_kill_9_mid_stream_then_restart_ends_at_the_reference(settings_factory, worker_factory) -> None:  # noqa: ANN001
-    settings = settings_factory(table_store="rocksdb://")
+    settings = settings_factory(table_store="rocksdb://", session_tick_s=1, session_idle_close_s=5)
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    end = datetime.now(timezone.utc)
+    end = datetime.now(timezone.utc) - timedelta(days=1)  # every session can close by the idle ticks
     config = SimulationConfig(seed=41, events=EVENTS, malformed_share=0.0, start=end - timedelta(days=30), end=end)
     messages = list(simulate(config, AvroEncoder("touchpoint").encode))
     assert not any(m.malformed for m in messages)
@@ -61,3 +62,4 @@ def test_kill_9_mid_stream_then_restart_ends_at_the_reference(settings_factory, 
     second = worker_factory(settings, "worker")
     wait_until_stored(client, db, len(messages), [second])
     wait_until_converged(client, settings, [second])
+    wait_until_sessions_match(client, settings, [second])

@@ -1,4 +1,4 @@
-"""Checks shared by the identity tests on the broker: wait for the stored rows, compare with the reference."""
+"""Checks shared by the end-to-end tests on the broker: wait for the stored rows, compare with the references."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from streams.identity.identifiers import KINDS
 from streams.identity.policy import policy_from_settings
 from streams.identity.reference import stitch
 from streams.identity.resolve import Resolution
+from streams.sessions.policy import session_policy_from_settings
+from streams.sessions.reference import sessions_of
 from tests.fixtures import wait_for
 
 
@@ -61,3 +63,38 @@ def wait_until_converged(client, settings: Settings, procs: list[TouchlineProces
         raise AssertionError(f"{exc}: {len(differences)} of {len(reference.profiles)} identifiers differ, e.g.\n"
                              f"{histories}") from None
     return reference
+
+
+SESSION_COLUMNS = ("session_id", "session_key", "touches", "conversions", "revenue", "channels", "landing_event_id",
+                   "last_event_id", "start_time", "end_time")
+SESSION_INPUT_COLUMNS = ("event_id", "event_type", "channel", "device_type", "event_time", "anonymous_id",
+                         "device_id", "campaign_id", "source", "medium", "page_url", "revenue", "profile_id",
+                         "identity_key")
+
+
+def wait_until_sessions_match(client, settings: Settings, procs: list[TouchlineProcess],  # noqa: ANN001
+                              timeout: float = 240) -> int:
+    """Wait until sessions FINAL equals the reference over the stored touchpoints; returns the session count."""
+    db = settings.clickhouse_database
+    rows = client.query(f"SELECT {', '.join(SESSION_INPUT_COLUMNS)} FROM {db}.touchpoints FINAL").result_rows
+    reference = sessions_of([dict(zip(SESSION_INPUT_COLUMNS, r)) for r in rows],
+                            session_policy_from_settings(settings))
+    expected = sorted((s.session_id, s.session_key, s.touches, s.conversions, s.revenue_cents, tuple(s.channels),
+                       s.landing.event_id, s.last.event_id, s.start, s.end) for s in reference.values())
+    last: list[list[tuple]] = [[]]
+
+    def equal() -> bool:
+        _alive(procs)
+        got = client.query(f"SELECT {', '.join(SESSION_COLUMNS)} FROM {db}.sessions FINAL").result_rows
+        last[0] = sorted((r[0], r[1], r[2], r[3], int(r[4] * 100), tuple(r[5]), r[6], r[7],
+                          int(r[8].timestamp() * 1000), int(r[9].timestamp() * 1000)) for r in got)
+        return last[0] == expected
+
+    try:
+        wait_for(equal, timeout=timeout, what="sessions FINAL to equal the reference")
+    except AssertionError as exc:
+        missing = sorted(set(expected) - set(last[0]))[:3]
+        extra = sorted(set(last[0]) - set(expected))[:3]
+        raise AssertionError(f"{exc}: {len(last[0])} rows vs {len(expected)}; missing {missing}; extra {extra}"
+                             ) from None
+    return len(expected)

@@ -1,0 +1,179 @@
+"""Sessions stage: enriched touchpoints -> sessions, in event time, per partition.
+
+``touchpoints.enriched`` is keyed by session key (the identity stage keys it
+so), so one key's touches and its state live on one partition. One agent
+reads enriched and ``sessions.ticks`` (the leader's timer writes a tick to
+every partition every TOUCHLINE_SESSION_TICK_S); both only touch keys of the
+partition the message came from. The decisions are streams/sessions/state.py;
+this module keeps, per partition:
+
+- the newest event time seen (persisted in the table under ``~wm:<p>``), whose
+  value minus the allowed lateness is the watermark;
+- an in-memory due index (key -> when its earliest open session closes),
+  rebuilt from the table after every rebalance, to close other keys' sessions
+  when the watermark passes them.
+
+A tick on a partition without events for TOUCHLINE_SESSION_IDLE_CLOSE_S moves
+its newest time to the wall clock, so the last sessions of the night close.
+Rows go to the ``sessions`` topic (Avro session.v1) for the sink.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from schemas.wire import AvroDecoder, AvroEncoder
+from streams.ingest import Source, dead_letter
+from streams.sessions.policy import session_policy_from_settings
+from streams.sessions.record import session_record
+from streams.sessions.state import Emits, add_touch, advance
+from streams.sessions.touches import session_key, touch_of
+from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.output import Output
+
+log = logging.getLogger(__name__)
+
+BATCH_EVENTS = 500
+BATCH_WITHIN_S = 0.05
+NEVER = -(2**62)
+
+
+@dataclass
+class PartitionClock:
+    """One partition's event-time progress and due index (the index is memory only)."""
+
+    newest: int = NEVER
+    last_event_wall: float = field(default_factory=time.monotonic)
+    due: list[tuple[int, str]] = field(default_factory=list)  # heap; stale entries are skipped
+    due_of: dict[str, int] = field(default_factory=dict)
+
+    def schedule(self, key: str, due: int | None) -> None:
+        if due is None:
+            self.due_of.pop(key, None)
+        elif self.due_of.get(key) != due:
+            self.due_of[key] = due
+            heapq.heappush(self.due, (due, key))
+
+    def pop_due(self, watermark: int) -> list[str]:
+        keys = []
+        while self.due and self.due[0][0] <= watermark:
+            due, key = heapq.heappop(self.due)
+            if self.due_of.get(key) == due:
+                del self.due_of[key]
+                keys.append(key)
+        return keys
+
+
+def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
+    app, settings, names = pipeline.app, pipeline.settings, pipeline.names
+    policy = session_policy_from_settings(settings)
+    idle_close_s = settings.session_idle_close_s
+    decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    session_encoder = AvroEncoder("session")
+    reject_encoder = AvroEncoder("rejected_event")
+    output = Output(app)
+    table = app.Table(
+        f"{settings.app_id}-sessions",
+        default=None,
+        partitions=settings.input_partitions,
+        help="Session state per session key (streams/sessions/state.py), plus ~wm:<p> watermarks.",
+    )
+    pipeline.tables["sessions"] = table
+    states = DurableTable(table, output)
+    clocks: dict[int, PartitionClock] = {}
+    topics = app.topic(names.enriched, names.session_ticks, key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+
+    @app.on_partitions_revoked.connect
+    async def forget_clocks(sender, revoked, **kwargs) -> None:  # noqa: ANN001, ARG001
+        # Partitions may move: rebuild from the table (the recovered truth) on next use.
+        clocks.clear()
+
+    def clock_for(partition: int) -> PartitionClock:
+        if not clocks:
+            _rebuild(table, clocks)
+        return clocks.setdefault(partition, PartitionClock())
+
+    async def emit(fx: Emits, now: datetime) -> None:
+        for row in fx.rows:
+            await output.send(names.sessions, row.session_key.encode(),
+                              session_encoder.encode(session_record(row, now)))
+
+    async def save(key: str, state: dict, fx: Emits, partition: int, clock: PartitionClock) -> None:
+        state["pt"], state["d"] = partition, fx.due  # for the due index rebuild
+        if fx.dirty:
+            await states.put(key, state, partition)
+        clock.schedule(key, fx.due)
+
+    async def close_due(clock: PartitionClock, partition: int, source: tuple[str, int], now: datetime) -> None:
+        watermark = clock.newest - policy.allowed_lateness_ms
+        for key in clock.pop_due(watermark):
+            state = states.get(key)
+            if state is None:
+                continue
+            state, fx = advance(state, watermark, policy, source)
+            await emit(fx, now)
+            await save(key, state, fx, partition, clock)
+
+    async def on_touch(message, clock: PartitionClock, now: datetime) -> None:  # noqa: ANN001
+        record, _ = decoder.decode(message.value)
+        key, identity_key = session_key(record)
+        touch = touch_of(record)
+        clock.newest = max(clock.newest, touch.t)
+        clock.last_event_wall = time.monotonic()
+        source = ("e", message.offset)
+        state, fx = add_touch(states.get(key), key, identity_key, touch,
+                              clock.newest - policy.allowed_lateness_ms, policy, source)
+        await emit(fx, now)
+        await save(key, state, fx, message.partition, clock)
+        await close_due(clock, message.partition, source, now)
+
+    async def on_tick(message, clock: PartitionClock, now: datetime) -> None:  # noqa: ANN001
+        if time.monotonic() - clock.last_event_wall >= idle_close_s:
+            clock.newest = max(clock.newest, int(now.timestamp() * 1000))
+        mark = f"~wm:{message.partition}"
+        if (states.get(mark) or {}).get("n") != clock.newest:
+            await states.put(mark, {"n": clock.newest}, message.partition)
+        await close_due(clock, message.partition, ("k", message.offset), now)
+
+    @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")
+    async def sessionize(stream):  # noqa: ANN001
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            now = datetime.now(timezone.utc)
+            for event in events:
+                set_current_event(event)
+                message = event.message
+                clock = clock_for(message.partition)
+                if clock.newest == NEVER:
+                    clock.newest = (states.get(f"~wm:{message.partition}") or {}).get("n", NEVER)
+                try:
+                    if message.topic == names.session_ticks:
+                        await on_tick(message, clock, now)
+                    else:
+                        await on_touch(message, clock, now)
+                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                    log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition,
+                                  message.offset)
+                    source = Source(message.topic, message.partition, message.offset, None, message.key)
+                    record = dead_letter(message.value, source, "internal_error",
+                                         f"sessions stage: {type(exc).__name__}: {exc}", now, "sessions")
+                    await output.send(names.rejects, message.key, reject_encoder.encode(record))
+
+    @app.timer(settings.session_tick_s, on_leader=True, name=f"{settings.app_id}.session-ticks")
+    async def tick() -> None:
+        value = json.dumps({"wall": int(time.time() * 1000)}).encode()
+        for partition in range(settings.input_partitions):
+            await output.send(names.session_ticks, b"tick", value, partition=partition)
+
+
+def _rebuild(table, clocks: dict[int, PartitionClock]) -> None:  # noqa: ANN001
+    """The due index of every partition in the local table (after a start or a rebalance)."""
+    for key, state in table.items():
+        if key.startswith("~") or not isinstance(state, dict) or state.get("d") is None:
+            continue
+        clocks.setdefault(state["pt"], PartitionClock()).schedule(key, state["d"])
