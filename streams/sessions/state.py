@@ -23,11 +23,12 @@ worker killed after its state landed but before its rows did loses nothing.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.sessions.policy import SessionPolicy
-from streams.sessions.split import Session, sessionize, touch_order
+from streams.sessions.split import Session, runs, session_of, sessionize, touch_order
 from streams.sessions.touches import Touch
 
 
@@ -67,35 +68,40 @@ def _is_replay(state: dict, source: tuple[str, int] | None) -> bool:
 
 def _insert(state: dict, touch: Touch) -> bool:
     """Add ``touch``; a duplicate event id keeps the copy first in touch order. True if anything changed."""
-    touches = [Touch(*t) for t in state["t"]]
-    for i, known in enumerate(touches):
-        if known.event_id == touch.event_id:
-            if touch_order(touch) >= touch_order(known):
+    touches = state["t"]
+    for i, known in enumerate(touches):  # duplicates are rare; event ids are unique per key in practice
+        if known[1] == touch.event_id:
+            if touch_order(touch) >= touch_order(Touch(*known)):
                 return False
             del touches[i]
             break
-    touches.append(touch)
-    touches.sort(key=touch_order)
-    state["t"] = [list(t) for t in touches]
+    # Sorted by (t, event_id): bisect on those two, never on the rest (which may hold None).
+    keys = [(t[0], t[1]) for t in touches]
+    touches.insert(bisect.bisect(keys, (touch.t, touch.event_id)), list(touch))
     return True
 
 
 def _trim(state: dict, policy: SessionPolicy) -> None:
     """Forget whole sessions that ended more than the retention before the newest touch, then cap."""
-    touches = [Touch(*t) for t in state["t"]]
+    touches = state["t"]
     if not touches:
         return
-    horizon = touches[-1].t - policy.retention_ms
-    sessions = sessionize(state["k"], touches, policy)
-    keep_from = next((s.start for s in sessions if s.end >= horizon), touches[-1].t)
-    kept = [t for t in touches if t.t >= keep_from][-policy.max_touches_per_key:]
-    if len(kept) != len(touches):
-        state["t"] = [list(t) for t in kept]
+    horizon = touches[-1][0] - policy.retention_ms
+    if touches[0][0] >= horizon and len(touches) <= policy.max_touches_per_key:
+        return  # nothing to forget (the common case: no session computed)
+    sessions = sessionize(state["k"], [Touch(*t) for t in touches], policy)
+    keep_from = next((s.start for s in sessions if s.end >= horizon), touches[-1][0])
+    state["t"] = [t for t in touches if t[0] >= keep_from][-policy.max_touches_per_key:]
+
+
+def _sessions(state: dict, policy: SessionPolicy) -> list[Session]:
+    """The key's sessions; its touches are kept sorted and unique, so no dedup pass is needed."""
+    return [session_of(state["k"], run, policy) for run in runs([Touch(*t) for t in state["t"]], policy)]
 
 
 def _settle(state: dict, watermark: int, policy: SessionPolicy, fx: Emits) -> None:
     """Emit closed sessions whose row changed and deletions of vanished ids; compute the next due time."""
-    sessions = sessionize(state["k"], [Touch(*t) for t in state["t"]], policy)
+    sessions = _sessions(state, policy)
     emitted = state["em"]
     live = {s.session_id for s in sessions}
     for sid, (version, digest, deleted) in list(emitted.items()):
@@ -131,7 +137,7 @@ def _deletion(state: dict, sid: str, version: int, start: int) -> SessionRow:
 
 def reassert(state: dict, policy: SessionPolicy) -> list[SessionRow]:
     """Every row this key currently asserts, at its current version (for replays)."""
-    by_id = {s.session_id: s for s in sessionize(state["k"], [Touch(*t) for t in state["t"]], policy)}
+    by_id = {s.session_id: s for s in _sessions(state, policy)}
     rows = []
     for sid, (version, digest, deleted) in state["em"].items():
         if deleted or sid not in by_id:
