@@ -58,6 +58,9 @@ class PartitionClock:
         elif self.due_of.get(key) != due:
             self.due_of[key] = due
             heapq.heappush(self.due, (due, key))
+            if len(self.due) > 2 * len(self.due_of) + 1024:  # bounded: drop the stale entries
+                self.due = [(d, k) for k, d in self.due_of.items()]
+                heapq.heapify(self.due)
 
     def pop_due(self, watermark: int) -> list[str]:
         keys = []

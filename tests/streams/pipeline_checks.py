@@ -36,6 +36,31 @@ def wait_until_stored(client, db: str, expected: int, procs: list[TouchlineProce
     wait_for(lambda: missing() is None, timeout=timeout, what=lambda: f"{expected} touchpoints ({missing()})")
 
 
+def wait_until_group_stable(settings: Settings, members: int, procs: list[TouchlineProcess],
+                            timeout: float = 120) -> None:
+    """Wait until the workers' consumer group is Stable with ``members`` members (partitions assigned)."""
+    from confluent_kafka import ConsumerGroupState, KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka_config import confluent_config
+
+    admin = AdminClient(confluent_config(settings))
+    seen: list[str] = ["nothing yet"]
+
+    def stable() -> bool:
+        _alive(procs)
+        try:
+            group = admin.describe_consumer_groups([settings.app_id], request_timeout=10)[settings.app_id].result(10)
+        except KafkaException as exc:  # the coordinator is still loading or moving: ask again
+            seen[0] = str(exc.args[0])
+            return False
+        seen[0] = f"{group.state}, {len(group.members)} members"
+        return group.state == ConsumerGroupState.STABLE and len(group.members) == members
+
+    wait_for(stable, timeout=timeout, what=lambda: f"group {settings.app_id} stable with {members} members "
+             f"({seen[0]})")
+
+
 def changes_of(client, db: str, identifier: str) -> list[tuple]:  # noqa: ANN001
     return client.query(
         f"SELECT kind, profile_id, other_identifier, reason, version FROM {db}.identity_changes "
