@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
-from streams.ingest import Source, dead_letter
 from streams.sessions.touches import session_key
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.output import Output
@@ -44,7 +43,6 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
     enriched_encoder = AvroEncoder("enriched_touchpoint")
     change_encoder = AvroEncoder("identity_change")
-    reject_encoder = AvroEncoder("rejected_event")
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-identity",
@@ -68,8 +66,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             await output.send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
 
     async def reject(message, detail: str, now: datetime) -> None:  # noqa: ANN001
-        """Dead-letter a message this stage cannot handle, with its bytes and position."""
-        await output.send(names.rejects, message.key, reject_encoder.encode(_dead_letter(message, detail, now)))
+        await output.dead_letter(names.rejects, message, detail, "identity", now)
 
     async def store(key: str, partition: int, before, after, fx: Effects) -> None:  # noqa: ANN001
         if after is None:
@@ -135,8 +132,3 @@ def _command(value: bytes | None) -> dict | None:
     if not isinstance(msg, dict) or msg.get("op") not in OPS or not isinstance(msg.get("to"), str):
         return None
     return msg
-
-
-def _dead_letter(message, detail: str, now: datetime) -> dict:  # noqa: ANN001
-    source = Source(message.topic, message.partition, message.offset, None, message.key)
-    return dead_letter(message.value, source, "internal_error", detail, now, "identity")

@@ -16,8 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import faust
+
+from schemas.wire import AvroEncoder
+from streams.ingest import Source, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,7 @@ class Output:
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
+        self._reject_encoder = AvroEncoder("rejected_event")
 
     def _on_delivered(self, future: asyncio.Future) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -40,3 +45,9 @@ class Output:
         future.add_done_callback(self._on_delivered)
         if on_delivered is not None:
             future.add_done_callback(on_delivered)
+
+    async def dead_letter(self, topic: str, message, detail: str, stage: str, now: datetime) -> None:  # noqa: ANN001
+        """An input a stage cannot handle goes to the dead-letter ``topic`` with its bytes, position and reason."""
+        source = Source(message.topic, message.partition, message.offset, None, message.key)
+        record = dead_letter(message.value, source, "internal_error", detail, now, stage)
+        await self.send(topic, message.key, self._reject_encoder.encode(record))

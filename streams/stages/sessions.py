@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from schemas.wire import AvroDecoder, AvroEncoder
-from streams.ingest import Source, dead_letter
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
 from streams.sessions.state import Emits, add_touch, advance
@@ -78,7 +77,6 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     idle_close_s = settings.session_idle_close_s
     decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
     session_encoder = AvroEncoder("session")
-    reject_encoder = AvroEncoder("rejected_event")
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-sessions",
@@ -162,10 +160,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition,
                                   message.offset)
-                    source = Source(message.topic, message.partition, message.offset, None, message.key)
-                    record = dead_letter(message.value, source, "internal_error",
-                                         f"sessions stage: {type(exc).__name__}: {exc}", now, "sessions")
-                    await output.send(names.rejects, message.key, reject_encoder.encode(record))
+                    await output.dead_letter(names.rejects, message,
+                                             f"sessions stage: {type(exc).__name__}: {exc}", "sessions", now)
 
     @app.timer(settings.session_tick_s, on_leader=True, name=f"{settings.app_id}.session-ticks")
     async def tick() -> None:

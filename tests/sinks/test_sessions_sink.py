@@ -28,12 +28,9 @@ from streams.sessions.reference import sessions_of
 from streams.sessions.touches import session_key, touch_of
 from streams.simulator import SimulationConfig, simulate
 from streams.topics import TopicNames, ensure_topics
-from tests.fixtures import wait_for
+from tests.streams.pipeline_checks import wait_until_sessions_equal
 
 pytestmark = pytest.mark.integration
-
-COLUMNS = ("session_id", "session_key", "touches", "conversions", "revenue", "channels", "landing_event_id",
-           "last_event_id", "start_time", "end_time")
 
 
 def _records(events: int) -> list[dict]:
@@ -75,30 +72,5 @@ def test_sessions_final_equals_the_reference(settings_factory, worker_factory) -
                          value=encoder.encode(session_record(row, emitted_at)))
     assert producer.flush(30) == 0
 
-    reference = sessions_of(records, policy)
     sink = worker_factory(settings, "sink")
-
-    expected = sorted(
-        (s.session_id, s.session_key, s.touches, s.conversions, s.revenue_cents, tuple(s.channels),
-         s.landing.event_id, s.last.event_id, s.start, s.end) for s in reference.values())
-
-    def final() -> list[tuple]:
-        assert sink.running, sink.log_tail()
-        rows = client.query(f"SELECT {', '.join(COLUMNS)} FROM {db}.sessions FINAL ORDER BY session_id").result_rows
-        return [(r[0], r[1], r[2], r[3], int(r[4] * 100), tuple(r[5]), r[6], r[7], int(r[8].timestamp() * 1000),
-                 int(r[9].timestamp() * 1000)) for r in rows]
-
-    # Background merges collapse versions at any time, so only FINAL is compared, never raw counts.
-    last: list[list[tuple]] = [[]]
-
-    def equal() -> bool:
-        last[0] = final()
-        return last[0] == expected
-
-    try:
-        wait_for(equal, timeout=120, what="sessions FINAL to equal the reference")
-    except AssertionError as exc:
-        missing = sorted(set(expected) - set(last[0]))[:3]
-        extra = sorted(set(last[0]) - set(expected))[:3]
-        raise AssertionError(f"{exc}: {len(last[0])} rows vs {len(expected)}; missing {missing}; extra {extra}"
-                             ) from None
+    wait_until_sessions_equal(client, db, sessions_of(records, policy), [sink], timeout=120)

@@ -11,6 +11,7 @@ from streams.identity.reference import stitch
 from streams.identity.resolve import Resolution
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.reference import sessions_of
+from streams.sessions.split import Session
 from tests.fixtures import wait_for
 
 
@@ -97,6 +98,19 @@ SESSION_INPUT_COLUMNS = ("event_id", "event_type", "channel", "device_type", "ev
                          "identity_key")
 
 
+def session_tuple(s: Session) -> tuple:
+    """What a session row must show, comparable with ``stored_session_tuples``."""
+    return (s.session_id, s.session_key, s.touches, s.conversions, s.revenue_cents, tuple(s.channels),
+            s.landing.event_id, s.last.event_id, s.start, s.end)
+
+
+def stored_session_tuples(client, db: str) -> list[tuple]:  # noqa: ANN001
+    """The live sessions in ClickHouse (FINAL), sorted, in ``session_tuple`` form."""
+    got = client.query(f"SELECT {', '.join(SESSION_COLUMNS)} FROM {db}.sessions FINAL").result_rows
+    return sorted((r[0], r[1], r[2], r[3], int(r[4] * 100), tuple(r[5]), r[6], r[7],
+                   int(r[8].timestamp() * 1000), int(r[9].timestamp() * 1000)) for r in got)
+
+
 def wait_until_sessions_match(client, settings: Settings, procs: list[TouchlineProcess],  # noqa: ANN001
                               timeout: float = 240) -> int:
     """Wait until sessions FINAL equals the reference over the stored touchpoints; returns the session count."""
@@ -104,15 +118,19 @@ def wait_until_sessions_match(client, settings: Settings, procs: list[TouchlineP
     rows = client.query(f"SELECT {', '.join(SESSION_INPUT_COLUMNS)} FROM {db}.touchpoints FINAL").result_rows
     reference = sessions_of([dict(zip(SESSION_INPUT_COLUMNS, r)) for r in rows],
                             session_policy_from_settings(settings))
-    expected = sorted((s.session_id, s.session_key, s.touches, s.conversions, s.revenue_cents, tuple(s.channels),
-                       s.landing.event_id, s.last.event_id, s.start, s.end) for s in reference.values())
+    return wait_until_sessions_equal(client, db, reference, procs, timeout)
+
+
+def wait_until_sessions_equal(client, db: str, reference: dict[str, Session],  # noqa: ANN001
+                              procs: list[TouchlineProcess], timeout: float) -> int:
+    """Wait until sessions FINAL shows exactly ``reference``; background merges collapse versions at any
+    time, so only FINAL is compared, never raw row counts. Returns the session count."""
+    expected = sorted(session_tuple(s) for s in reference.values())
     last: list[list[tuple]] = [[]]
 
     def equal() -> bool:
         _alive(procs)
-        got = client.query(f"SELECT {', '.join(SESSION_COLUMNS)} FROM {db}.sessions FINAL").result_rows
-        last[0] = sorted((r[0], r[1], r[2], r[3], int(r[4] * 100), tuple(r[5]), r[6], r[7],
-                          int(r[8].timestamp() * 1000), int(r[9].timestamp() * 1000)) for r in got)
+        last[0] = stored_session_tuples(client, db)
         return last[0] == expected
 
     try:
