@@ -256,3 +256,37 @@ class Session(AvroModel):
     landing_page_url: str | None = None
     last_event_id: str
     emitted_at: UtcMillis
+
+
+class Journey(AvroModel):
+    """One journey at a version, or a journey id's deletion (journey.v1), see streams/journeys/state.py."""
+
+    avro_schema: ClassVar[str | None] = "journey"
+
+    journey_id: str
+    profile_id: str
+    version: int
+    is_deleted: bool
+    start_time: UtcMillis
+    end_time: UtcMillis
+    converted: bool
+    touches: int = Field(ge=0, le=2**31 - 1)
+    sessions: int = Field(ge=0, le=2**31 - 1)
+    channel_path: list[str]
+    devices: int = Field(ge=0, le=2**31 - 1)
+    device_types: list[str]
+    cross_device: bool
+    first_event_id: str
+    first_channel: str
+    first_campaign_id: str | None = None
+    first_source: str | None = None
+    first_medium: str | None = None
+    last_event_id: str
+    last_channel: str
+    last_campaign_id: str | None = None
+    conversion_event_id: str | None = None
+    conversion_type: str | None = None
+    conversion_channel: str | None = None
+    time_to_convert_ms: int | None = None
+    value: Money
+    emitted_at: UtcMillis

@@ -11,40 +11,24 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from streams.versions import VersionedTable
+
 from streams.sessions.policy import SessionPolicy
-from streams.sessions.state import SessionRow, add_touch, advance
+from streams.sessions.state import add_touch, advance
 from streams.sessions.touches import Touch
 
 NEVER = -(2**62)
 END_OF_TIME = 2**62
 
 
-@dataclass
-class SessionTable:
-    """ClickHouse's ReplacingMergeTree(version, is_deleted) read with FINAL: latest version per id, no deletions."""
-
-    rows: dict[str, SessionRow] = field(default_factory=dict)
-    log: list[SessionRow] = field(default_factory=list)  # every row written, in order
-
-    @property
-    def written(self) -> int:
-        return len(self.log)
-
-    def apply(self, rows: list[SessionRow]) -> None:
-        for row in rows:
-            self.log.append(row)
-            known = self.rows.get(row.session_id)
-            if known is None or row.version >= known.version:
-                self.rows[row.session_id] = row
-
-    def final(self) -> dict[str, SessionRow]:
-        return {sid: row for sid, row in self.rows.items() if not row.deleted}
+def SessionTable() -> VersionedTable:  # noqa: N802 - reads as the table it makes
+    return VersionedTable("session_id")
 
 
 @dataclass
 class SessionStream:
     policy: SessionPolicy
-    table: SessionTable = field(default_factory=SessionTable)
+    table: VersionedTable = field(default_factory=SessionTable)
     states: dict[str, dict] = field(default_factory=dict)
     newest: int = NEVER
     due: list[tuple[int, str]] = field(default_factory=list)  # (due time, key), stale entries skipped

@@ -29,7 +29,9 @@ from typing import Any
 
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.split import Session, runs, session_of, sessionize, touch_order
+from streams import versions
 from streams.sessions.touches import Touch
+from streams.versions import Emission, reconcile
 
 
 @dataclass
@@ -92,6 +94,9 @@ def _trim(state: dict, policy: SessionPolicy) -> None:
     sessions = sessionize(state["k"], [Touch(*t) for t in touches], policy)
     keep_from = next((s.start for s in sessions if s.end >= horizon), touches[-1][0])
     state["t"] = [t for t in touches if t[0] >= keep_from][-policy.max_touches_per_key:]
+    # Sessions that start before what is kept are final: never delete or re-emit them.
+    kept_from = state["t"][0][0] if state["t"] else keep_from
+    versions.forget(state["em"], lambda digest: digest[0] < kept_from)
 
 
 def _sessions(state: dict, policy: SessionPolicy) -> list[Session]:
@@ -102,49 +107,22 @@ def _sessions(state: dict, policy: SessionPolicy) -> list[Session]:
 def _settle(state: dict, watermark: int, policy: SessionPolicy, fx: Emits) -> None:
     """Emit closed sessions whose row changed and deletions of vanished ids; compute the next due time."""
     sessions = _sessions(state, policy)
-    emitted = state["em"]
-    live = {s.session_id for s in sessions}
-    for sid, (version, digest, deleted) in list(emitted.items()):
-        if sid not in live and not deleted:
-            emitted[sid] = [version + 1, digest, True]
-            fx.rows.append(_deletion(state, sid, version + 1, digest[0]))
-            fx.dirty = True
-    due = None
-    for session in sessions:
-        closes = session.closes_at(policy)
-        if closes > watermark:
-            due = closes if due is None else min(due, closes)
-            continue
-        digest = list(session.digest())
-        known = emitted.get(session.session_id)
-        if known is not None and not known[2] and known[1] == digest:
-            continue
-        version = 1 if known is None else known[0] + 1
-        emitted[session.session_id] = [version, digest, False]
-        fx.rows.append(_row(state, session, version))
+    current = {s.session_id: (list(s.digest()), s) for s in sessions}
+    for emission in reconcile(state["em"], current, lambda s: s.closes_at(policy) <= watermark):
+        fx.rows.append(_as_row(state, emission))
         fx.dirty = True
-    fx.due = due
+    open_closes = [s.closes_at(policy) for s in sessions if s.closes_at(policy) > watermark]
+    fx.due = min(open_closes) if open_closes else None
 
 
-def _row(state: dict, session: Session, version: int) -> SessionRow:
-    return SessionRow(session.session_id, state["k"], state["ik"], version, False, session.start, session,
-                      state["p"])
-
-
-def _deletion(state: dict, sid: str, version: int, start: int) -> SessionRow:
-    return SessionRow(sid, state["k"], state["ik"], version, True, start, None, state["p"])
+def _as_row(state: dict, e: Emission) -> SessionRow:
+    return SessionRow(e.row_id, state["k"], state["ik"], e.version, e.item is None, e.start, e.item, state["p"])
 
 
 def reassert(state: dict, policy: SessionPolicy) -> list[SessionRow]:
     """Every row this key currently asserts, at its current version (for replays)."""
-    by_id = {s.session_id: s for s in _sessions(state, policy)}
-    rows = []
-    for sid, (version, digest, deleted) in state["em"].items():
-        if deleted or sid not in by_id:
-            rows.append(_deletion(state, sid, version, digest[0]))
-        else:
-            rows.append(_row(state, by_id[sid], version))
-    return rows
+    current = {s.session_id: (list(s.digest()), s) for s in _sessions(state, policy)}
+    return [_as_row(state, e) for e in versions.reassert(state["em"], current)]
 
 
 def add_touch(state: dict | None, key: str, identity_key: str, touch: Touch, watermark: int,

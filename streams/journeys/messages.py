@@ -1,0 +1,30 @@
+"""The ``journeys.inputs`` wire format: compact JSON, one message per touch, move, add or drop.
+
+Only Touchline's own stages write this topic; anything else found there is
+dead-lettered by the journey stage, not obeyed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+OPS = frozenset({"t", "m", "a", "d"})
+
+
+def encode(msg: dict[str, Any]) -> bytes:
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+def decode(value: bytes | None) -> dict[str, Any]:
+    """The message; ValueError naming what is wrong otherwise."""
+    msg = json.loads(value or b"")
+    if not isinstance(msg, dict) or msg.get("op") not in OPS:
+        raise ValueError(f"not a journey message: op must be one of {sorted(OPS)}")
+    if not isinstance(msg.get("ik"), str) or not isinstance(msg.get("v"), int):
+        raise ValueError("not a journey message: ik (string) and v (integer) are required")
+    if msg["op"] == "m" and not isinstance(msg.get("to"), str):
+        raise ValueError("not a journey move: to (string) is required")
+    if msg["op"] in ("t", "a") and not isinstance(msg.get("x"), list):
+        raise ValueError("not a journey touch: x (list) is required")
+    return msg
