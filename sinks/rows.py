@@ -25,6 +25,13 @@ SESSION_COLUMNS = (
     "landing_campaign_id", "landing_source", "landing_medium", "landing_page_url", "last_event_id", "emitted_at",
 )
 
+JOURNEY_COLUMNS = (
+    "journey_id", "profile_id", "version", "is_deleted", "start_time", "end_time", "converted", "touches", "sessions",
+    "channel_path", "devices", "device_types", "cross_device", "first_event_id", "first_channel", "first_campaign_id",
+    "first_source", "first_medium", "last_event_id", "last_channel", "last_campaign_id", "conversion_event_id",
+    "conversion_type", "conversion_channel", "time_to_convert_ms", "value", "emitted_at",
+)
+
 REJECT_COLUMNS = (
     "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
     "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
@@ -72,3 +79,7 @@ def identity_change_row(record: dict[str, Any]) -> tuple:
 
 def session_row(record: dict[str, Any]) -> tuple:
     return tuple(record.get(c) for c in SESSION_COLUMNS)
+
+
+def journey_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in JOURNEY_COLUMNS)

@@ -44,6 +44,8 @@ class TopicNames:
     identity_changes: str
     sessions: str
     session_ticks: str
+    journey_inputs: str
+    journeys: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -56,6 +58,8 @@ class TopicNames:
             identity_changes=settings.topic("identity.changes"),
             sessions=settings.topic("sessions"),
             session_ticks=settings.topic("sessions.ticks"),
+            journey_inputs=settings.topic("journeys.inputs"),
+            journeys=settings.topic("journeys"),
         )
 
 
@@ -123,6 +127,21 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(DAY_MS), "min.insync.replicas": min_isr},
             "Wall-clock ticks, one per partition every few seconds, that close sessions on idle partitions.",
+        ),
+        # Keyed by profile id: the journey table's partition p owns the topic's partition p.
+        TopicSpec(
+            names.journey_inputs,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Journey stage messages (JSON: touch, move, add, drop) keyed by profile id (docs/design/journeys.md).",
+        ),
+        TopicSpec(
+            names.journeys,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
+            "Journeys and their later versions or deletions (Avro journey), keyed by profile id.",
         ),
         TopicSpec(
             names.rejects,

@@ -4,13 +4,16 @@ Two agents share one table, all co-partitioned by identifier:
 
 - ``touchpoints.valid`` (keyed by each event's anchor identifier): the event
   is observed at its anchor (``protocol.observe``), stamped with the profile
-  known now and forwarded to ``touchpoints.enriched``;
+  known now and forwarded to ``touchpoints.enriched``, and to the journey stage (``journeys.inputs``,
+  keyed by that profile);
 - ``identity.commands`` (keyed by the identifier they are for): protocol
   messages (``protocol.handle``).
 
 Both only touch the state of the identifier the message is keyed by, which
 lives in this worker's partition of the table; everything else is a message
-to another identifier, routed by Kafka. Outcomes go to ``identity.changes``.
+to another identifier, routed by Kafka. Outcomes go to ``identity.changes``;
+an identifier's profile change also moves its touches between profiles' journeys
+(streams/journeys/routing.py).
 The decisions are the pure functions of streams/identity; this module is plumbing.
 """
 
@@ -24,7 +27,9 @@ from datetime import datetime, timezone
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
-from streams.sessions.touches import session_key
+from streams.journeys import messages as journey_messages
+from streams.journeys.routing import drop_message, move_messages, touch_message
+from streams.sessions.touches import session_key, touch_of
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.output import Output
 
@@ -65,6 +70,11 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             record = {**change, "changed_at": now}
             await output.send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
 
+    async def send_to_journeys(sends: list[tuple[str, dict]]) -> None:
+        # Touches and moves for the journey stage, keyed by profile (streams/journeys/routing.py).
+        for profile, msg in sends:
+            await output.send(names.journey_inputs, profile.encode(), journey_messages.encode(msg))
+
     async def reject(message, detail: str, now: datetime) -> None:  # noqa: ANN001
         await output.dead_letter(names.rejects, message, detail, "identity", now)
 
@@ -85,12 +95,19 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 try:
                     record, _ = decoder.decode(message.value)  # our own topic: written by ingest
                     obs = observation_of(record, policy)
+                    journey_sends = []
                     if obs is not None:
                         before = nodes.get(obs.anchor)
                         state, fx = observe(before, obs, policy, ("v", message.offset))
-                        await store(obs.anchor, message.partition, before, state, fx)
                         record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
+                        journey_sends, moved = move_messages(obs.anchor, state, fx.changes)
+                        touch, remembered = touch_message(state, obs.anchor, fx.profile, touch_of(record),
+                                                          session_key(record)[0])
+                        journey_sends.append(touch)
+                        fx.dirty = fx.dirty or moved or remembered
+                        await store(obs.anchor, message.partition, before, state, fx)
                         await emit(fx, now)
+                        await send_to_journeys(journey_sends)
                     value = enriched_encoder.encode(record)
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
@@ -120,8 +137,14 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                                   message.offset)
                     await reject(message, f"identity command: {type(exc).__name__}: {exc}", now)
                     continue
+                if state is None:
+                    journey_sends = drop_message(msg["to"], before)
+                else:
+                    journey_sends, moved = move_messages(msg["to"], state, fx.changes)
+                    fx.dirty = fx.dirty or moved
                 await store(msg["to"], message.partition, before, state, fx)
                 await emit(fx, now)
+                await send_to_journeys(journey_sends)
 
 
 def _command(value: bytes | None) -> dict | None:

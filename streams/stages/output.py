@@ -40,11 +40,13 @@ class Output:
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None,
                    headers: Sequence[tuple[str, bytes]] | None = None,
-                   on_delivered: Callable[[asyncio.Future], None] | None = None) -> None:
+                   on_delivered: Callable[[asyncio.Future], None] | None = None) -> asyncio.Future:
+        """Hand the record to the producer client; the returned future completes when the broker has it."""
         future = await self._app.producer.send(topic, key, value, partition, None, headers)
         future.add_done_callback(self._on_delivered)
         if on_delivered is not None:
             future.add_done_callback(on_delivered)
+        return future
 
     async def dead_letter(self, topic: str, message, detail: str, stage: str, now: datetime) -> None:  # noqa: ANN001
         """An input a stage cannot handle goes to the dead-letter ``topic`` with its bytes, position and reason."""

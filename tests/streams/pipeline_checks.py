@@ -9,6 +9,8 @@ from streams.identity.identifiers import KINDS
 from streams.identity.policy import policy_from_settings
 from streams.identity.reference import stitch
 from streams.identity.resolve import Resolution
+from streams.journeys.build import Journey
+from streams.journeys.reference import reference_journeys
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.reference import sessions_of
 from streams.sessions.split import Session
@@ -141,3 +143,50 @@ def wait_until_sessions_equal(client, db: str, reference: dict[str, Session],  #
         raise AssertionError(f"{exc}: {len(last[0])} rows vs {len(expected)}; missing {missing}; extra {extra}"
                              ) from None
     return len(expected)
+
+
+def journey_tuple(j: Journey) -> tuple:
+    """What a journey row must show, comparable with ``stored_journey_tuples``."""
+    goal = j.goal
+    return (j.journey_id, j.profile_id, len(j.touches), j.sessions, j.converted, j.value_cents, j.channel_path,
+            len(j.devices), j.first.event_id, j.last.event_id, goal.event_id if goal else None, j.start, j.end)
+
+
+def stored_journey_tuples(client, db: str) -> list[tuple]:  # noqa: ANN001
+    got = client.query(
+        "SELECT journey_id, profile_id, touches, sessions, converted, value, channel_path, devices, first_event_id,"
+        f" last_event_id, conversion_event_id, start_time, end_time FROM {db}.journeys FINAL").result_rows
+    return sorted((r[0], r[1], r[2], r[3], bool(r[4]), int(r[5] * 100), tuple(r[6]), r[7], r[8], r[9], r[10],
+                   int(r[11].timestamp() * 1000), int(r[12].timestamp() * 1000)) for r in got)
+
+
+def reference_journeys_from_store(client, settings: Settings) -> dict[str, Journey]:  # noqa: ANN001
+    """The reference over the stored touchpoints, each with its identifier's current profile."""
+    db = settings.clickhouse_database
+    rows = client.query(f"SELECT {', '.join(SESSION_INPUT_COLUMNS)}, current_profile_id"
+                        f" FROM {db}.touchpoints_resolved").result_rows
+    records = [(dict(zip(SESSION_INPUT_COLUMNS, r)), r[-1]) for r in rows]
+    return reference_journeys(records, session_policy_from_settings(settings))
+
+
+def wait_until_journeys_match(client, settings: Settings, procs: list[TouchlineProcess],  # noqa: ANN001
+                              timeout: float = 240) -> dict[str, Journey]:
+    """Wait until journeys FINAL equals the reference (recomputed each time: identity may still be
+    settling); returns the reference."""
+    db = settings.clickhouse_database
+    last: list = [[], [], {}]
+
+    def equal() -> bool:
+        _alive(procs)
+        reference = reference_journeys_from_store(client, settings)
+        last[0], last[1], last[2] = stored_journey_tuples(client, db), sorted(map(journey_tuple, reference.values())), reference
+        return last[0] == last[1]
+
+    try:
+        wait_for(equal, timeout=timeout, what="journeys FINAL to equal the reference")
+    except AssertionError as exc:
+        missing = sorted(set(last[1]) - set(last[0]))[:3]
+        extra = sorted(set(last[0]) - set(last[1]))[:3]
+        raise AssertionError(f"{exc}: {len(last[0])} rows vs {len(last[1])}; missing {missing}; extra {extra}"
+                             ) from None
+    return last[2]

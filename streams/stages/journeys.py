@@ -1,0 +1,95 @@
+"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows, per profile.
+
+The identity stage sends each touch to its identifier's profile of the moment
+and a move when an identifier changes profile (streams/journeys/routing.py);
+this stage keeps each profile's touches in slots per identifier, passes moved
+slots on, and recomputes the profile's journeys (streams/journeys/state.py).
+
+Per batch of messages, the order of writes is what makes replays safe:
+messages to other profiles and journey rows are produced and *delivered*
+first, the profile states after. A worker killed in between leaves the old
+state, and the replayed batch recomputes the same messages and rows (same
+versions; receivers and ClickHouse collapse them). A state written means its
+outputs are in Kafka, so a replay that finds nothing to change loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from schemas.wire import AvroEncoder
+from streams.journeys import messages
+from streams.journeys.record import journey_record
+from streams.journeys.state import apply, new_state, settle
+from streams.sessions.policy import session_policy_from_settings
+from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.output import Output
+
+log = logging.getLogger(__name__)
+
+BATCH_EVENTS = 500
+BATCH_WITHIN_S = 0.05
+
+
+def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
+    app, settings, names = pipeline.app, pipeline.settings, pipeline.names
+    policy = session_policy_from_settings(settings)
+    journey_encoder = AvroEncoder("journey")
+    output = Output(app)
+    table = app.Table(
+        f"{settings.app_id}-journeys",
+        default=None,
+        partitions=settings.input_partitions,
+        help="Journey state per profile: touches per identifier, tombstones, emitted versions "
+             "(streams/journeys/state.py).",
+    )
+    pipeline.tables["journeys"] = table
+    states = DurableTable(table, output)
+    inputs = app.topic(names.journey_inputs, key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw")
+
+    @app.agent(inputs, concurrency=1, name=f"{settings.app_id}.journeys")
+    async def assemble(stream):  # noqa: ANN001
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            now = datetime.now(timezone.utc)
+            touched: dict[str, list] = {}  # profile -> [state, partition, event, changed]
+            sends: list[tuple[str, dict]] = []
+            for event in events:
+                set_current_event(event)
+                message = event.message
+                try:
+                    profile = (message.key or b"").decode()
+                    if not profile:
+                        raise ValueError("journey message without a profile id key")
+                    msg = messages.decode(message.value)
+                    entry = touched.get(profile)
+                    if entry is None:
+                        entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
+                                                    event, False]
+                    out, changed = apply(entry[0], msg)
+                except Exception as exc:  # foreign or broken input must not stop the partition
+                    log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
+                                  message.offset)
+                    await output.dead_letter(names.rejects, message, f"journey stage: {type(exc).__name__}: {exc}",
+                                             "journeys", now)
+                    continue
+                entry[2], entry[3] = event, entry[3] or changed
+                sends.extend(out)
+            deliveries = []
+            for target, msg in sends:
+                deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
+            for profile, entry in touched.items():
+                rows = settle(entry[0], policy)
+                entry[3] = entry[3] or bool(rows)
+                for row in rows:
+                    value = journey_encoder.encode(journey_record(row, now))
+                    deliveries.append(await output.send(names.journeys, profile.encode(), value))
+            results = await asyncio.gather(*deliveries, return_exceptions=True)
+            if any(isinstance(r, BaseException) for r in results):
+                return  # Output crashes the worker; the states stay unwritten, the batch is re-read
+            for profile, (state, partition, event, changed) in touched.items():
+                if changed:
+                    set_current_event(event)
+                    await states.put(profile, state, partition)
