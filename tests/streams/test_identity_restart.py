@@ -4,9 +4,9 @@ One worker on the on-disk table store (rocksdb://, the production setting)
 stitches the first part of a simulation; it is killed with SIGKILL while
 events and protocol messages are in flight, the rest of the simulation is
 produced, and a new worker process on the same data directory takes over.
-The profiles and the sessions in ClickHouse must equal the references
+The profiles, sessions and journeys in ClickHouse must equal the references
 computed from the stored touchpoints, exactly as if nothing had happened
-(the killed worker had open sessions and half-built profiles).
+(the killed worker had open sessions, open journeys and half-built profiles).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from streams.produce import TouchpointProducer
 from streams.simulator import SimulationConfig, simulate
 from streams.topics import ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.pipeline_checks import wait_until_converged, wait_until_sessions_match, wait_until_stored
+from tests.streams.pipeline_checks import (
+    wait_until_converged, wait_until_journeys_match, wait_until_sessions_match, wait_until_stored,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +65,4 @@ def test_kill_9_mid_stream_then_restart_ends_at_the_reference(settings_factory, 
     wait_until_stored(client, db, len(messages), [second])
     wait_until_converged(client, settings, [second])
     wait_until_sessions_match(client, settings, [second])
+    assert len(wait_until_journeys_match(client, settings, [second])) > 100
