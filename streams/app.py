@@ -86,10 +86,12 @@ def create_app(settings: Settings) -> Pipeline:
         rules=rules,
         policy=policy_from_settings(settings),
     )
-    from streams.stages import identity, ingest, journeys, sessions  # stages attach agents to the pipeline's app
+    from streams.stages import context_web, identity, ingest, journeys, sessions  # stages attach agents to the pipeline's app
 
     ingest.attach(pipeline)
     identity.attach(pipeline)
     sessions.attach(pipeline)
     journeys.attach(pipeline)
+    if settings.worker_web_port:
+        context_web.attach(pipeline)
     return pipeline

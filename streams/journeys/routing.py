@@ -23,15 +23,20 @@ STAYS_KEPT = 8
 Send = tuple[str, dict[str, Any]]  # (profile the message is keyed by, message)
 
 
-def touch_message(identity_state: dict, anchor: str, profile: str, touch: Touch, session_key: str) -> tuple[Send, bool]:
-    """The journey message of a touch stitched under ``anchor``; True if the identity state changed."""
+def touch_message(identity_state: dict, anchor: str, profile: str, touch: Touch, session_key: str,
+                  extra: dict[str, Any] | None = None) -> tuple[Send, bool]:
+    """The journey message of a touch stitched under ``anchor``; True if the identity state changed.
+
+    ``extra``: the touch's offer and cart lines, for the live profile context (streams/journeys/context.py).
+    """
     version = identity_state["cv"]
     stays = identity_state.get("jh")
     changed = False
     if not stays or stays[-1][0] != profile:
         identity_state["jh"] = ([*stays, [profile, version]] if stays else [[profile, version]])[-STAYS_KEPT:]
         changed = True
-    return (profile, {"op": "t", "ik": anchor, "v": version, "x": [list(touch._replace(profile_id=None)), session_key]}), changed
+    entry = [list(touch._replace(profile_id=None)), session_key] + ([extra] if extra else [])
+    return (profile, {"op": "t", "ik": anchor, "v": version, "x": entry}), changed
 
 
 def move_messages(me: str, identity_state: dict | None, changes: Iterable[dict]) -> tuple[list[Send], bool]:

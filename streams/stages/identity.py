@@ -28,6 +28,7 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
 from streams.journeys import messages as journey_messages
+from streams.journeys.context import touch_extra
 from streams.journeys.routing import drop_message, move_messages, touch_message
 from streams.sessions.touches import session_key, touch_of
 from streams.stages.durable_table import DurableTable, set_current_event
@@ -102,7 +103,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                         record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
                         journey_sends, moved = move_messages(obs.anchor, state, fx.changes)
                         touch, remembered = touch_message(state, obs.anchor, fx.profile, touch_of(record),
-                                                          session_key(record)[0])
+                                                          session_key(record)[0], touch_extra(record))
                         journey_sends.append(touch)
                         fx.dirty = fx.dirty or moved or remembered
                         await store(obs.anchor, message.partition, before, state, fx)
