@@ -96,26 +96,29 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 try:
                     record, _ = decoder.decode(message.value)  # our own topic: written by ingest
                     obs = observation_of(record, policy)
-                    journey_sends = []
+                    journey_sends, enriched_key = [], None
                     if obs is not None:
                         before = nodes.get(obs.anchor)
                         state, fx = observe(before, obs, policy, ("v", message.offset))
                         record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
+                        enriched_key = session_key(record)[0]  # needs the identity key just set
                         journey_sends, moved = move_messages(obs.anchor, state, fx.changes)
                         touch, remembered = touch_message(state, obs.anchor, fx.profile, touch_of(record),
-                                                          session_key(record)[0], touch_extra(record))
+                                                          enriched_key, touch_extra(record))
                         journey_sends.append(touch)
                         fx.dirty = fx.dirty or moved or remembered
                         await store(obs.anchor, message.partition, before, state, fx)
                         await emit(fx, now)
                         await send_to_journeys(journey_sends)
                     value = enriched_encoder.encode(record)
+                    if enriched_key is None:
+                        enriched_key = session_key(record)[0]
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
                     await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
                     continue
                 # Keyed by session key: the sessions stage's partition that owns it.
-                await output.send(names.enriched, session_key(record)[0].encode(), value)
+                await output.send(names.enriched, enriched_key.encode(), value)
 
     @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
     async def stitch_commands(stream):  # noqa: ANN001
