@@ -49,9 +49,13 @@ def produce_simulation(
     rate: float | None = None,
     show_progress: bool = False,
     keep_ids: bool = True,
+    report: TrafficReport | None = None,
 ) -> TrafficReport:
-    """Produce ``simulate(config)`` to the raw topic (at most ``rate`` msg/s); flush; report."""
-    report = TrafficReport()
+    """Produce ``simulate(config)`` to the raw topic (at most ``rate`` msg/s); flush; report.
+
+    Pass ``report`` to watch it fill from another thread (a steady load in the fault tests).
+    """
+    report = report if report is not None else TrafficReport()
     encoder = AvroEncoder("touchpoint")
     progress = Progress("simulate", config.events) if show_progress else None
     started = time.monotonic()
@@ -60,7 +64,7 @@ def produce_simulation(
             if message.malformed:
                 sent = MalformedSent(message.malformed_kind, message.expected_reason, message.payload or b"")
                 report.malformed.append(sent)
-                producer.send_raw(message.payload, message.key, on_delivery=_record_position(sent))
+                producer.send_raw(message.payload, message.key, on_delivery=record_position(sent))
             else:
                 report.valid += 1
                 if keep_ids:
@@ -78,7 +82,7 @@ def produce_simulation(
     return report
 
 
-def _record_position(sent: MalformedSent):  # noqa: ANN202
+def record_position(sent: MalformedSent):  # noqa: ANN202
     def on_delivery(error: KafkaError | None, message: Message) -> None:
         if error is None:
             sent.partition, sent.offset = message.partition(), message.offset()

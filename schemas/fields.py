@@ -10,7 +10,9 @@ Policies (docs/producers.md repeats them for channel backends):
 - Timestamps are timezone-aware, converted to UTC and truncated to whole
   milliseconds (Avro timestamp-millis), so a model survives a round trip
   unchanged. An int is epoch milliseconds; a naive datetime is rejected.
-- Ids are 1-256 characters; empty strings are rejected (send null instead).
+- Ids are 1-256 characters without control characters (NUL, escape sequences,
+  line breaks: they break logs, terminals and CSV exports and are never part of
+  a real id); empty strings are rejected (send null instead).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(_CENT)  # cannot fail: decimal_places=2 and max_digits=18 were checked first
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -48,7 +48,8 @@ def mock_registry() -> Any:
 # --- hypothesis: valid touchpoints -------------------------------------------------------------
 
 _text = st.text(max_size=40)
-_id = st.text(min_size=1, max_size=40)
+# Ids: any text but control characters (schemas.fields.Id rejects those).
+_id = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40)
 _utc_ms = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1),
                        timezones=st.just(timezone.utc)).map(
     lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
