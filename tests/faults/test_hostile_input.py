@@ -26,7 +26,7 @@ from sinks.migrate import migrate
 from streams.ingest import IngestRules, Rejected, Source, ingest_one
 from streams.produce import TouchpointProducer
 from streams.simulator import SimulationConfig, simulate
-from streams.topics import TopicNames, ensure_topics
+from streams.topics import ensure_topics
 from tests.faults.hostile import EXTRA_KINDS, HostileFactory, interleave
 from tests.faults.load import wait_until_accounted
 from tests.streams.pipeline_checks import wait_until_converged
@@ -76,7 +76,6 @@ def test_ten_thousand_hostile_messages_in_good_traffic(settings_factory, worker_
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    raw_topic = TopicNames.from_settings(settings).raw
     good = _good(seed=74, events=GOOD)
     factory = HostileFactory(AvroEncoder("touchpoint").encode, seed=75)
     sent = TrafficReport()
@@ -94,7 +93,7 @@ def test_ten_thousand_hostile_messages_in_good_traffic(settings_factory, worker_
             producer.send_raw(message.payload, message.key, on_delivery=record_position(bad))
     assert len(sent.malformed) == HOSTILE and sent.valid == GOOD
 
-    accounting = wait_until_accounted(client, db, raw_topic, sent, [worker], timeout=400)
+    accounting = wait_until_accounted(client, settings, sent, [worker], timeout=400)
     record_figures(accounting, note=f"{HOSTILE:,} hostile messages, {len(set(m.kind for m in sent.malformed))} kinds")
 
     # Reasons and original bytes, message by message.

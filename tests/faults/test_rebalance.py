@@ -16,7 +16,7 @@ import pytest
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
 from streams.simulator import SimulationConfig
-from streams.topics import TopicNames, ensure_topics
+from streams.topics import ensure_topics
 from tests.faults.load import SteadyLoad, wait_until_accounted, wait_until_caught_up
 from tests.fixtures import wait_for
 from tests.streams.pipeline_checks import (
@@ -35,7 +35,6 @@ def test_one_to_two_to_one_workers_under_load(settings_factory, worker_factory, 
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    raw_topic = TopicNames.from_settings(settings).raw
     end = datetime.now(timezone.utc) - timedelta(days=1)  # every session can close by the idle ticks
     config = SimulationConfig(seed=61, events=EVENTS, malformed_share=0.01, start=end - timedelta(days=30), end=end)
 
@@ -57,7 +56,7 @@ def test_one_to_two_to_one_workers_under_load(settings_factory, worker_factory, 
         recovery_s = wait_until_caught_up(client, db, load, [second])
     sent = load.report
 
-    accounting = wait_until_accounted(client, db, raw_topic, sent, [second])
+    accounting = wait_until_accounted(client, settings, sent, [second])
     record_figures(accounting, recovery_s, "scale-in: catch-up after the last rebalance")
     wait_until_converged(client, settings, [second])
     assert wait_until_sessions_match(client, settings, [second]) > 500, "the run is too small to say anything"

@@ -54,8 +54,8 @@ def wait_until_group_stable(settings: Settings, members: int, procs: list[Touchl
         _alive(procs)
         try:
             group = admin.describe_consumer_groups([settings.app_id], request_timeout=10)[settings.app_id].result(10)
-        except KafkaException as exc:  # the coordinator is still loading or moving: ask again
-            seen[0] = str(exc.args[0])
+        except (KafkaException, TimeoutError) as exc:  # the coordinator is loading, moving or slow: ask again
+            seen[0] = repr(exc)
             return False
         seen[0] = f"{group.state}, {len(group.members)} members"
         return group.state == ConsumerGroupState.STABLE and len(group.members) == members
