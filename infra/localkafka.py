@@ -3,6 +3,11 @@
 Its jars come from Maven Central once (``infra.kafkajars``); later starts work
 offline and take seconds. A started broker writes ``<data_dir>/broker.json`` so
 another process (``touchline dev status|down``) can find and stop it.
+
+By default it has one PLAINTEXT listener. ``secure=True`` replaces it by a
+SASL_SSL listener (TLS with a throwaway CA, PLAIN and SCRAM users):
+see ``infra.localkafka_secure``; ``client_config()`` / ``client_settings()``
+say how to connect.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from infra.exceptions import StackError
 from infra.kafkajars import (
@@ -26,6 +33,9 @@ from infra.kafkajars import (
     kafka_jars_dir,
     need_java,
 )
+from infra.localkafka_secure import MECHANISMS as SECURE_MECHANISMS
+from infra.localkafka_secure import PROTOCOL as SECURE_PROTOCOL
+from infra.localkafka_secure import SecureSetup
 from infra.pids import pid_alive
 
 STATE_FILE = "broker.json"
@@ -33,6 +43,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["KAFKA_VERSION", "STATE_FILE", "LocalKafka", "ensure_kafka_jars", "free_port",
            "kafka_jars_dir", "read_state", "stop_from_state"]
+
+
+def _check_mechanism(mechanism: str) -> None:
+    if mechanism not in SECURE_MECHANISMS:
+        raise StackError(f"SASL mechanism {mechanism!r} is not enabled on the local broker: use one of "
+                         f"{', '.join(SECURE_MECHANISMS)}")
 
 
 def free_port() -> int:
@@ -89,7 +105,11 @@ class LocalKafka:
 
     def __init__(self, data_dir: Path, *, port: int | None = None, controller_port: int | None = None,
                  heap: str = "512m", extra_config: dict[str, str] | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, secure: bool = False, users: Mapping[str, str] | None = None,
+                 tls_listener: bool = False, ssl_port: int | None = None):
+        """``secure``: one SASL_SSL listener instead of PLAINTEXT; ``users`` (name -> password) may use
+        PLAIN and SCRAM-SHA-256/512 (default: one user ``touchline`` with a random password, kept in
+        ``data_dir`` for restarts). ``tls_listener``: also an SSL listener (TLS, no login) on ``ssl_port``."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
@@ -102,10 +122,60 @@ class LocalKafka:
         self.log_path = self.data_dir / "broker.log"
         self.pid: int | None = None
         self._proc: subprocess.Popen | None = None
+        self.secure = secure or users is not None or tls_listener or ssl_port is not None
+        self._users = users
+        self.ssl_port = ssl_port or (free_port() if tls_listener else None)
+        while self.ssl_port is not None and self.ssl_port in (self.port, self.controller_port):
+            self.ssl_port = free_port()
+        self._security: SecureSetup | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def security_protocol(self) -> str:
+        return SECURE_PROTOCOL if self.secure else "PLAINTEXT"
+
+    @property
+    def security(self) -> SecureSetup:
+        """Certificates and users of a secure broker (made on first use, kept in ``data_dir``)."""
+        if not self.secure:
+            raise StackError(f"the broker in {self.data_dir} is not secure: start it with secure=True")
+        if self._security is None:
+            self._security = SecureSetup.prepare(self.data_dir, self._users)
+        return self._security
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate (PEM) clients of a secure broker trust."""
+        return self.security.tls.ca_file
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Client users of a secure broker, name -> password."""
+        return dict(self.security.users)
+
+    def client_config(self, mechanism: str = "SCRAM-SHA-512", user: str | None = None) -> dict[str, Any]:
+        """librdkafka (confluent-kafka) settings to reach this broker (as ``user``, default the first)."""
+        if not self.secure:
+            return {"bootstrap.servers": self.bootstrap_servers}
+        _check_mechanism(mechanism)
+        return self.security.client_config(self.bootstrap_servers, mechanism, user)
+
+    def client_settings(self, mechanism: str | None = "SCRAM-SHA-512", user: str | None = None) -> dict[str, Any]:
+        """The ``infra.settings.Settings`` fields that point Touchline at this broker.
+
+        ``mechanism=None``: the TLS-only listener (``tls_listener=True``), protocol SSL, no login.
+        """
+        if not self.secure:
+            return {"kafka_bootstrap_servers": self.bootstrap_servers, "kafka_security_protocol": "PLAINTEXT"}
+        if mechanism is None:
+            if self.ssl_port is None:
+                raise StackError("this broker has no TLS-only listener: start it with tls_listener=True")
+            return self.security.settings(f"127.0.0.1:{self.ssl_port}", None, None)
+        _check_mechanism(mechanism)
+        return self.security.settings(self.bootstrap_servers, mechanism, user)
 
     @classmethod
     def from_state(cls, data_dir: Path) -> LocalKafka | None:
@@ -113,7 +183,8 @@ class LocalKafka:
         state = read_state(data_dir)
         if state is None:
             return None
-        broker = cls(data_dir, port=state["port"], controller_port=state["controller_port"])
+        broker = cls(data_dir, port=state["port"], controller_port=state["controller_port"],
+                     secure=state.get("security_protocol") == SECURE_PROTOCOL, ssl_port=state.get("ssl_port"))
         broker.pid = int(state["pid"])
         return broker
 
@@ -135,6 +206,7 @@ class LocalKafka:
             "transaction.state.log.min.isr": "1",
             "transaction.state.log.num.partitions": "1",
             "group.initial.rebalance.delay.ms": "0",
+            **(self.security.broker_config(p, c, self.ssl_port) if self.secure else {}),
             **self.extra_config,
         }
 
@@ -150,7 +222,10 @@ class LocalKafka:
             raise StackError(f"a Kafka broker already runs in {self.data_dir}: stop it first")
         ensure_kafka_jars(self.cache_dir, log=log.info)
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text("".join(f"{k}={v}\n" for k, v in self.config().items()))
+        # 0600: in secure mode it holds the PLAIN users' passwords
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in self.config().items()))
         cluster_id = self._format()
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_path), heap=self.heap),
@@ -163,16 +238,18 @@ class LocalKafka:
         except BaseException:
             self.stop()
             raise
-        log.info("Kafka %s broker ready at %s (pid %s, data in %s)",
-                 KAFKA_VERSION, self.bootstrap_servers, self.pid, self.data_dir)
+        log.info("Kafka %s broker ready at %s %s (pid %s, data in %s)",
+                 KAFKA_VERSION, self.security_protocol, self.bootstrap_servers, self.pid, self.data_dir)
         return self.bootstrap_servers
 
     def _format(self) -> str:
         """Format the storage unless already done (saves a JVM start); return its cluster id."""
         meta = self.data_dir / "data" / "meta.properties"
         if not meta.exists():
+            scram = self.security.format_args() if self.secure else []
             fmt = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(),
-                                            "-c", str(self.config_path), "--ignore-formatted", heap="256m"),
+                                            "-c", str(self.config_path), "--ignore-formatted", *scram,
+                                            heap="256m"),
                                  capture_output=True, text=True, timeout=120)
             if fmt.returncode != 0:
                 raise StackError(f"formatting Kafka storage in {self.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")
@@ -181,23 +258,32 @@ class LocalKafka:
 
     def _wait_ready(self, cluster_id: str, deadline: float) -> None:
         """Poll a metadata request until our broker lists itself; fail fast if the process dies."""
-        from confluent_kafka import KafkaException
+        from confluent_kafka import KafkaError, KafkaException
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0,  # quiet while refused
-                             "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 250})
+        auth_errors: list[str] = []
+
+        def on_error(error: KafkaError) -> None:
+            if error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL):
+                auth_errors.append(error.str())
+
+        # In secure mode this checks what clients need: the certificate, the SCRAM user, the listener.
+        admin = AdminClient({**self.client_config(), "log_level": 0,  # quiet while refused
+                             "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 250, "error_cb": on_error})
         while True:
             if not self.is_running():
                 code = self._proc.returncode if self._proc else None
                 raise StackError(f"the Kafka broker exited (code {code}) during start-up; "
                                  f"last lines of {self.log_path}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise StackError(f"the Kafka broker at {self.bootstrap_servers} did not answer in time; "
+                why = f" (last client error: {auth_errors[-1]})" if auth_errors else ""
+                raise StackError(f"the Kafka broker at {self.bootstrap_servers} did not answer in time{why}; "
                                  f"last lines of {self.log_path}:\n{self.log_tail()}")
             try:
                 metadata = admin.list_topics(timeout=1.0)
             except KafkaException:
                 metadata = None
+                admin.poll(0)  # serves on_error: a TLS/login problem shows in the timeout message
             if metadata is not None and metadata.brokers:
                 if metadata.cluster_id == cluster_id:
                     return
@@ -208,7 +294,11 @@ class LocalKafka:
     def _write_state(self) -> None:
         state = {"pid": self.pid, "port": self.port, "controller_port": self.controller_port,
                  "bootstrap": self.bootstrap_servers, "kafka_version": KAFKA_VERSION,
-                 "log": str(self.log_path)}
+                 "log": str(self.log_path), "security_protocol": self.security_protocol}
+        if self.secure:
+            state["ca_file"] = str(self.ca_file)  # users and passwords stay in the 0600 users.json
+            if self.ssl_port is not None:
+                state["ssl_port"] = self.ssl_port
         tmp = self.data_dir / f".{STATE_FILE}.tmp"
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.data_dir / STATE_FILE)

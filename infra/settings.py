@@ -12,12 +12,13 @@ are used. Point them at a real cluster / server for production.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.exceptions import ConfigError
@@ -42,11 +43,18 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(
         None, description="host:port[,host:port]; unset = the local dev broker."
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SSL = TLS; SASL_SSL = TLS plus a SASL user (docs/security.md)."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="Required with SASL_SSL / SASL_PLAINTEXT, refused otherwise."
+    )
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    kafka_sasl_password: SecretStr | None = Field(None, description="Never logged; masked here.")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle to trust (SSL/SASL_SSL); unset = the system's CAs. The broker's "
+        "hostname is always verified against its certificate."
+    )
     kafka_timeout_s: float = Field(10.0, gt=0, le=300, description="Per-request Kafka timeout.")
     schema_registry_url: str | None = Field(
         None, description="Confluent Schema Registry URL; unset = registry-less Avro single-object encoding."
@@ -116,7 +124,11 @@ class Settings(BaseSettings):
         None, description="http(s)://host:port of ClickHouse; unset = the local `touchline store`."
     )
     clickhouse_username: str = "default"
-    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="Never logged; masked here.")
+    clickhouse_ca_file: Path | None = Field(
+        None, description="PEM CA bundle to trust for an https:// ClickHouse URL; unset = the system's CAs. "
+        "The hostname is always verified."
+    )
     clickhouse_database: str = Field("touchline", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_timeout_s: float = Field(30.0, gt=0, le=600)
 
@@ -144,6 +156,34 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
+
+    @field_validator("kafka_ssl_cafile", "clickhouse_ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value} (a PEM file with the CA certificate(s) to trust)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Settings:
+        """Kafka security settings that contradict each other fail here, not as a hang at connect time."""
+        protocol = self.kafka_security_protocol
+        var = f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL"
+        if protocol.startswith("SASL_"):
+            missing = [f"{ENV_PREFIX}{name.upper()}" for name in
+                       ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"{var}={protocol} needs {', '.join(missing)}")
+        elif self.kafka_sasl_mechanism is not None:
+            raise ValueError(f"{ENV_PREFIX}KAFKA_SASL_MECHANISM is set but {var}={protocol} uses no SASL: "
+                             "use SASL_SSL (or SASL_PLAINTEXT), or unset the mechanism")
+        if self.kafka_ssl_cafile is not None and protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(f"{ENV_PREFIX}KAFKA_SSL_CAFILE is set but {var}={protocol} uses no TLS: "
+                             "use SSL or SASL_SSL, or unset the CA file")
+        if self.clickhouse_ca_file is not None and self.clickhouse_url and not self.clickhouse_url.startswith("https:"):
+            raise ValueError(f"{ENV_PREFIX}CLICKHOUSE_CA_FILE is set but {ENV_PREFIX}CLICKHOUSE_URL is not https://")
+        return self
 
     @field_validator("clickhouse_url")
     @classmethod
@@ -211,6 +251,10 @@ class Settings(BaseSettings):
                 env[f"{ENV_PREFIX}{name.upper()}"] = json.dumps(secret) if isinstance(secret, dict | list) else str(secret)
         return env
 
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting (for ``infra.redact``: masked in all log records)."""
+        return [v.get_secret_value() for _, v in self if isinstance(v, SecretStr) and v.get_secret_value()]
+
     def masked(self) -> dict[str, object]:
         """Settings as a dict, secrets shown as '**********'."""
         return {k: (str(v) if isinstance(v, SecretStr) else v) for k, v in self}
@@ -239,11 +283,27 @@ def load_settings(**overrides: object) -> Settings:
         if var.startswith(ENV_PREFIX) and var not in known:
             raise ConfigError(f"unknown setting {var}: remove it or check its spelling")
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "?"
+        if not first["loc"]:  # a check across settings: its message names them
+            raise ConfigError(f"bad settings: {first['msg'].removeprefix('Value error, ')}") from None
+        name = ".".join(str(p) for p in first["loc"])
         env = f"{ENV_PREFIX}{name.upper()}"
         if first["type"] == "extra_forbidden":
             raise ConfigError(f"unknown setting {env}: remove it or check its spelling") from None
-        raise ConfigError(f"bad setting {env}: {first['msg']}") from None
+        raise ConfigError(f"bad setting {env}: {first['msg'].removeprefix('Value error, ')}") from None
+    _mask_secrets_in_logs(settings)
+    return settings
+
+
+def _mask_secrets_in_logs(settings: Settings) -> None:
+    """No library this process hands a secret to can log it (see infra.redact)."""
+    from infra.redact import MIN_SECRET_LEN, redact_secrets
+
+    for name, value in settings:
+        if isinstance(value, SecretStr) and 0 < len(value.get_secret_value()) < MIN_SECRET_LEN:
+            logging.getLogger(__name__).warning(
+                "%s%s is shorter than %d characters: too weak, and not masked in library logs",
+                ENV_PREFIX, name.upper(), MIN_SECRET_LEN)
+    redact_secrets(*settings.secret_values())

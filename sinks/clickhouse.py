@@ -24,19 +24,32 @@ RETRIABLE_CODES = {
     202,  # TOO_MANY_SIMULTANEOUS_QUERIES
     209,  # SOCKET_TIMEOUT
     210,  # NETWORK_ERROR
+    236,  # ABORTED: the server (or `touchline store`) is shutting down
     241,  # MEMORY_LIMIT_EXCEEDED
     242,  # TABLE_IS_READ_ONLY
     252,  # TOO_MANY_PARTS
     285,  # TOO_FEW_LIVE_REPLICAS
+    319,  # UNKNOWN_STATUS_OF_INSERT: retrying is safe, the tables keep one row per key and version
+    394,  # QUERY_WAS_CANCELLED: e.g. by a server restart
     999,  # KEEPER_EXCEPTION
 }
 
 
+AUTHENTICATION_FAILED = 516  # also what ClickHouse answers for an unknown user
+
+
 def connect(settings: Settings, **kwargs: Any) -> Client:
-    """A clickhouse-connect client for the configured URL; a clear ConfigError if unreachable."""
+    """A clickhouse-connect client for the configured URL; a ConfigError naming the setting if it fails.
+
+    Over https:// the server's certificate and hostname are always verified, against
+    TOUCHLINE_CLICKHOUSE_CA_FILE when set (else the system's CAs, via certifi/truststore).
+    """
     url = settings.clickhouse_http_url()
     parts = urlsplit(url)
     secure = parts.scheme == "https"
+    tls: dict[str, Any] = {"verify": True}
+    if secure and settings.clickhouse_ca_file is not None:
+        tls["ca_cert"] = str(settings.clickhouse_ca_file)
     try:
         return clickhouse_connect.get_client(
             host=parts.hostname,
@@ -47,12 +60,25 @@ def connect(settings: Settings, **kwargs: Any) -> Client:
             connect_timeout=min(settings.clickhouse_timeout_s, 10),
             send_receive_timeout=settings.clickhouse_timeout_s,
             query_retries=1,
+            **tls,
             **kwargs,
         )
     except ClickHouseError as exc:
-        raise ConfigError(
-            f"cannot reach ClickHouse at {url} (TOUCHLINE_CLICKHOUSE_URL): {_first_line(exc)}"
-        ) from None
+        raise _connect_error(url, settings, exc) from None
+
+
+def _connect_error(url: str, settings: Settings, exc: ClickHouseError) -> ConfigError:
+    """Which setting to check, by what went wrong (never a secret's value)."""
+    text = _first_line(exc)
+    if getattr(exc, "code", None) == AUTHENTICATION_FAILED:
+        return ConfigError(
+            f"ClickHouse at {url} refused user {settings.clickhouse_username!r}: check "
+            f"TOUCHLINE_CLICKHOUSE_USERNAME and TOUCHLINE_CLICKHOUSE_PASSWORD: {text}")
+    if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+        return ConfigError(
+            f"TLS with ClickHouse at {url} failed: check TOUCHLINE_CLICKHOUSE_CA_FILE (the CA that signed the "
+            f"server's certificate; the certificate must name the host in TOUCHLINE_CLICKHOUSE_URL): {text}")
+    return ConfigError(f"cannot reach ClickHouse at {url} (TOUCHLINE_CLICKHOUSE_URL): {text}")
 
 
 def is_retriable(exc: BaseException) -> bool:

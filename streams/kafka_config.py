@@ -13,7 +13,12 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
-from infra.settings import Settings
+from infra.exceptions import ConfigError, StackError, TouchlineError
+from infra.redact import redact_secrets
+from infra.settings import ENV_PREFIX, Settings
+
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 
 _rdkafka_log = logging.getLogger("librdkafka")
 _last_error_logged: dict[str, float] = {}
@@ -48,15 +53,67 @@ def confluent_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "logger": _DebugOnly(),
         "error_cb": _log_error,
     }
-    if settings.kafka_sasl_mechanism:
+    protocol = settings.kafka_security_protocol
+    if protocol in SASL_PROTOCOLS:  # Settings guarantees mechanism, username and password here
         config["sasl.mechanism"] = settings.kafka_sasl_mechanism
         config["sasl.username"] = settings.kafka_sasl_username or ""
         password = settings.kafka_sasl_password
         config["sasl.password"] = password.get_secret_value() if password else ""
-    if settings.kafka_ssl_cafile:
-        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
+    if protocol in TLS_PROTOCOLS:
+        # Verify the broker's hostname against its certificate (librdkafka's default since 2.0; said
+        # explicitly so no older default or override turns it off). Without a CA file, librdkafka
+        # (statically linked OpenSSL in the wheels) probes the system's CA locations.
+        config["ssl.endpoint.identification.algorithm"] = "https"
+        if settings.kafka_ssl_cafile:
+            config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
     config.update(extra)
     return config
+
+
+_LOGIN_ERRORS = (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED)
+_CONFIG_ERRORS = (*_LOGIN_ERRORS, KafkaError._SSL)  # waiting will not cure these
+
+
+class ErrorRecorder:
+    """An ``error_cb`` that keeps the last client-level error (and logs it like the default one)."""
+
+    def __init__(self) -> None:
+        self.last: KafkaError | None = None
+
+    def __call__(self, error: KafkaError) -> None:
+        self.last = error
+        _log_error(error)
+
+    @property
+    def is_fatal_for_config(self) -> bool:
+        """Errors that waiting will not cure: credentials or TLS refused."""
+        return self.last is not None and self.last.code() in _CONFIG_ERRORS
+
+
+def connection_error(settings: Settings, timeout: float, error: KafkaError | None,
+                     detail: str) -> TouchlineError:
+    """Why Kafka did not answer, naming the setting to check (never a secret's value)."""
+    servers = settings.bootstrap_servers()
+    protocol = settings.kafka_security_protocol
+    code = error.code() if error is not None else None
+    text = error.str() if code in _CONFIG_ERRORS else detail
+    if code in _LOGIN_ERRORS:
+        return ConfigError(
+            f"Kafka at {servers} refused the {settings.kafka_sasl_mechanism} login of user "
+            f"{settings.kafka_sasl_username!r}: check {ENV_PREFIX}KAFKA_SASL_USERNAME and "
+            f"{ENV_PREFIX}KAFKA_SASL_PASSWORD (and {ENV_PREFIX}KAFKA_SASL_MECHANISM): {text}")
+    if code == KafkaError._SSL:
+        return ConfigError(
+            f"TLS with Kafka at {servers} failed: check {ENV_PREFIX}KAFKA_SSL_CAFILE (the CA that signed the "
+            f"broker's certificate; the certificate must name the host you connect to) and "
+            f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={protocol}: {text}")
+    if "security.protocol" in text:  # librdkafka's hint when the listener speaks another protocol
+        return ConfigError(
+            f"Kafka at {servers} does not speak {protocol}: check {ENV_PREFIX}KAFKA_SECURITY_PROTOCOL "
+            f"(PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, as the broker's listener): {text}")
+    # A listener of another protocol just drops the connection: librdkafka cannot tell it from a dead broker.
+    return StackError(f"cannot reach Kafka at {servers} within {timeout:g}s ({ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS; "
+                      f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={protocol} must match the listener): {text}")
 
 
 # Topics whose key decides which worker owns the state (touchpoints.valid, identity.commands)
@@ -91,19 +148,27 @@ def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:
 
     kwargs: dict[str, Any] = {"broker": [f"kafka://{s.strip()}" for s in settings.bootstrap_servers().split(",")]}
     protocol = settings.kafka_security_protocol
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_sasl_mechanism:
+    context = kafka_ssl_context(settings) if protocol in TLS_PROTOCOLS else None
+    if protocol in SASL_PROTOCOLS:
+        # faust picks SASL_SSL when given an ssl_context, SASL_PLAINTEXT otherwise.
         password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        redact_secrets(password)  # aiokafka logs its SASL PLAIN request, password included, at DEBUG
         kwargs["broker_credentials"] = faust.SASLCredentials(
             username=settings.kafka_sasl_username or "",
             password=password,
             mechanism=settings.kafka_sasl_mechanism,
             ssl_context=context,
         )
-    elif context is not None:
+    elif context is not None:  # SSL without SASL
         kwargs["broker_credentials"] = faust.SSLCredentials(context)
     return kwargs
+
+
+def kafka_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """TLS for aiokafka: the configured CA (or the system's), certificate and hostname always verified."""
+    context = ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context

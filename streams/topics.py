@@ -9,6 +9,7 @@ differs, because repartitioning a keyed topic reshuffles keys.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
@@ -16,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.exceptions import StackError
 from infra.settings import Settings
-from streams.kafka_config import confluent_config
+from streams.kafka_config import ErrorRecorder, confluent_config, connection_error
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +157,29 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def _list_topics(admin: AdminClient, settings: Settings, errors: ErrorRecorder) -> dict:
+    """The cluster's topics; within ``kafka_timeout_s`` a clear error naming the setting to fix.
+
+    Asks in short rounds so a refused login or TLS handshake fails at once, not at the deadline.
+    """
+    timeout = settings.kafka_timeout_s
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic()))).topics
+        except KafkaException as exc:
+            admin.poll(0)  # serves the error callback: it says why (login, TLS) where the exception cannot
+            if errors.is_fatal_for_config or time.monotonic() >= deadline:
+                raise connection_error(settings, timeout, errors.last, str(exc.args[0])) from None
+
+
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create the declared topics that do not exist yet; return the names created."""
     specs = declared_topics(settings) if specs is None else specs
-    admin = AdminClient(confluent_config(settings))
+    errors = ErrorRecorder()
+    admin = AdminClient(confluent_config(settings, error_cb=errors))
     timeout = settings.kafka_timeout_s
-    try:
-        existing = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise StackError(
-            f"cannot reach Kafka at {settings.bootstrap_servers()} within {timeout:g}s "
-            f"(TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS): {exc.args[0]}"
-        ) from None
+    existing = _list_topics(admin, settings, errors)
     for spec in specs:
         if spec.name in existing and len(existing[spec.name].partitions) != spec.partitions:
             log.warning(

@@ -1,5 +1,8 @@
 """``python -m infra.store --data-dir D [--host 127.0.0.1] [--port 8123]``: run the store in the foreground.
 
+With ``--tls-cert``/``--tls-key`` it serves HTTPS; with ``--user`` it requires that user and the
+password from ``$CLICKHOUSE_PASSWORD`` (never a command-line argument: others can read those).
+
 Port 0 picks a free port; the address is written to ``D/store.json``.
 SIGTERM or Ctrl-C stops it: running queries finish (up to --drain-timeout),
 chDB is closed cleanly, the state file is removed. Exit code 2 means the
@@ -12,6 +15,7 @@ import argparse
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -57,10 +61,13 @@ def _serve_until_stopped(engine: Engine, data_dir: Path, host: str, port: int, c
                          drain_timeout_s: float, parent_pid: int | None) -> None:
     try:
         server = StoreServer((host, port), engine, config)
+    except ssl.SSLError as exc:
+        raise StackError(f"touchline store cannot use --tls-cert {config.tls_cert} / --tls-key {config.tls_key}: "
+                         f"{exc}") from None
     except OSError as exc:
         raise StackError(f"touchline store cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
-        state = write_state(data_dir, host, server.server_address[1])
+        state = write_state(data_dir, host, server.server_address[1], server.scheme)
         if config.user is None and host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("listening on %s without --user: anyone who can reach it has full access", host)
 
@@ -108,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=15.0, help="on stop, wait this long for queries")
     parser.add_argument("--user", default=None,
                         help=f"require this user; its password comes from ${PASSWORD_ENV} (default: no check)")
+    parser.add_argument("--tls-cert", default=None,
+                        help="PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key)")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process exits")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServerConfig(
         max_body_bytes=args.max_body_bytes,
@@ -118,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         socket_timeout_s=args.socket_timeout,
         user=args.user,
         password=os.environ.get(PASSWORD_ENV, "") if args.user is not None else None,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     try:
         serve(args.data_dir, args.host, args.port, config=config,

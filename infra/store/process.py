@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -41,6 +42,8 @@ class StoreProcess:
         queue_timeout_s: float | None = None,
         user: str | None = None,
         password: str | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
         log_level: str = "INFO",
         exit_with_parent: bool = False,
     ):
@@ -58,6 +61,9 @@ class StoreProcess:
             self._options += ["--queue-timeout", str(queue_timeout_s)]
         if user is not None:
             self._options += ["--user", user]
+        if tls_cert is not None and tls_key is not None:  # HTTPS; the chain is also what start() trusts
+            self._options += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
+        self._tls_cert = tls_cert
         if exit_with_parent:  # test fixtures: no orphaned store if the test run is killed
             self._options += ["--parent-pid", str(os.getpid())]
         self._password = password
@@ -105,7 +111,7 @@ class StoreProcess:
             if code is not None:
                 raise StackError(f"touchline store exited with code {code} while starting: {self._log_tail()}")
             state = read_state(self.data_dir)
-            if state is not None and state.get("pid") == self.pid and _ping(str(state["url"])):
+            if state is not None and state.get("pid") == self.pid and _ping(str(state["url"]), self._tls_cert):
                 break
             if time.monotonic() > deadline:
                 self.stop()
@@ -167,9 +173,15 @@ class StoreProcess:
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP proxy
 
 
-def _ping(url: str) -> bool:
+def _ping(url: str, ca_file: Path | None = None) -> bool:
+    """Does the store answer /ping? Over HTTPS the certificate and hostname are verified (``ca_file``)."""
+    opener = _OPENER
+    if url.startswith("https:"):
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=context))
     try:
-        with _OPENER.open(f"{url}/ping", timeout=2) as response:
+        with opener.open(f"{url}/ping", timeout=2) as response:
             return response.status == 200
     except OSError:
         return False

@@ -18,9 +18,14 @@ Not supported (an explicit error where a client could rely on it):
 - compressed responses (``Accept-Encoding`` is ignored, clients accept that);
 - progress headers and streaming: a result is built in memory and sent when
   the query has finished (as with ``wait_end_of_query=1``);
-- users, roles, quotas, TLS: with ``user`` configured, requests must carry it
+- users, roles, quotas: with ``user`` configured, requests must carry it
   and its password (Basic auth, X-ClickHouse-User/-Key or URL parameters);
   otherwise any credentials are accepted. Meant for 127.0.0.1.
+
+HTTPS: with ``tls_cert``/``tls_key`` (PEM) the listening socket is TLS
+(like ClickHouse's ``https_port``); each connection's handshake runs in its
+own thread, bounded by ``socket_timeout_s``, so a stalled client cannot
+block the accept loop.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -55,6 +61,12 @@ class ServerConfig:
     socket_timeout_s: float = 60.0
     user: str | None = None
     password: str | None = None
+    tls_cert: str | None = None  # PEM certificate chain; with tls_key: serve HTTPS
+    tls_key: str | None = None
+
+    def __repr__(self) -> str:  # never the password
+        return (f"ServerConfig(max_body_bytes={self.max_body_bytes}, max_connections={self.max_connections}, "
+                f"user={self.user!r}, tls={self.tls_cert is not None})")
 
 
 class StoreServer(ThreadingHTTPServer):
@@ -69,6 +81,16 @@ class StoreServer(ThreadingHTTPServer):
         self._busy = 0
         self._idle = threading.Condition()
         super().__init__(address, StoreHandler)
+        if config.tls_cert is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(config.tls_cert, config.tls_key)
+            # The handshake happens in the connection's thread (StoreHandler.setup), not in accept().
+            self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls_cert is not None else "http"
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if self._connections.acquire(blocking=False):
@@ -82,6 +104,7 @@ class StoreServer(ThreadingHTTPServer):
         head = (f"HTTP/1.1 503 Service Unavailable\r\nX-ClickHouse-Exception-Code: {exc.code}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         try:
+            request.settimeout(2.0)  # this runs in the accept loop: a TLS handshake here must not stall it
             request.sendall(head + body)
         except OSError:
             pass
@@ -122,6 +145,17 @@ class StoreHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.config.socket_timeout_s
         super().setup()
+        self._tls_failed = False
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()  # bounded by the socket timeout set above
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                log.warning("TLS handshake with %s failed: %s", self.client_address[0], exc)
+                self._tls_failed = True
+
+    def handle(self) -> None:
+        if not self._tls_failed:
+            super().handle()
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlsplit(self.path)

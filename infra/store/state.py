@@ -37,12 +37,12 @@ def read_state(data_dir: Path) -> dict | None:
     return state if isinstance(state, dict) else None
 
 
-def write_state(data_dir: Path, host: str, port: int) -> dict:
+def write_state(data_dir: Path, host: str, port: int, scheme: str = "http") -> dict:
     state = {
         "pid": os.getpid(),
         "host": host,
         "port": port,
-        "url": f"http://{host}:{port}",
+        "url": f"{scheme}://{host}:{port}",
         "started_at": time.time(),
     }
     tmp = data_dir / f".{STATE_FILE}.{os.getpid()}"
