@@ -24,6 +24,7 @@ import logging
 from datetime import datetime, timezone
 
 
+from infra import metrics
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
@@ -32,12 +33,11 @@ from streams.journeys.context import touch_extra
 from streams.journeys.routing import drop_message, move_messages, touch_message
 from streams.sessions.touches import session_key, touch_of
 from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.batches import each_batch
 from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
 
-BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.05
 
 
 def encode_command(msg: dict) -> bytes:
@@ -68,6 +68,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         for msg in fx.messages:
             await output.send(names.identity_commands, msg["to"].encode(), encode_command(msg))
         for change in fx.changes:
+            metrics.IDENTITY_CHANGES.labels(kind=change["kind"]).inc()
             record = {**change, "changed_at": now}
             await output.send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
 
@@ -86,69 +87,73 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         elif fx.dirty:
             await nodes.put(key, after, partition)
 
+    async def stitch_event_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        now = datetime.now(timezone.utc)
+        for event in events:
+            set_current_event(event)
+            message = event.message
+            try:
+                record, _ = decoder.decode(message.value)  # our own topic: written by ingest
+                obs = observation_of(record, policy)
+                journey_sends, enriched_key = [], None
+                if obs is not None:
+                    before = nodes.get(obs.anchor)
+                    state, fx = observe(before, obs, policy, ("v", message.offset))
+                    record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
+                    enriched_key = session_key(record)[0]  # needs the identity key just set
+                    journey_sends, moved = move_messages(obs.anchor, state, fx.changes)
+                    touch, remembered = touch_message(state, obs.anchor, fx.profile, touch_of(record),
+                                                      enriched_key, touch_extra(record))
+                    journey_sends.append(touch)
+                    fx.dirty = fx.dirty or moved or remembered
+                    await store(obs.anchor, message.partition, before, state, fx)
+                    await emit(fx, now)
+                    await send_to_journeys(journey_sends)
+                value = enriched_encoder.encode(record)
+                if enriched_key is None:
+                    enriched_key = session_key(record)[0]
+            except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
+                await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
+                continue
+            # Keyed by session key: the sessions stage's partition that owns it.
+            await output.send(names.enriched, enriched_key.encode(), value)
+
     @app.agent(pipeline.valid, concurrency=1, name=f"{settings.app_id}.identity-events")
     async def stitch_events(stream):  # noqa: ANN001
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            now = datetime.now(timezone.utc)
-            for event in events:
-                set_current_event(event)
-                message = event.message
-                try:
-                    record, _ = decoder.decode(message.value)  # our own topic: written by ingest
-                    obs = observation_of(record, policy)
-                    journey_sends, enriched_key = [], None
-                    if obs is not None:
-                        before = nodes.get(obs.anchor)
-                        state, fx = observe(before, obs, policy, ("v", message.offset))
-                        record["profile_id"], record["identity_key"] = fx.profile, obs.anchor
-                        enriched_key = session_key(record)[0]  # needs the identity key just set
-                        journey_sends, moved = move_messages(obs.anchor, state, fx.changes)
-                        touch, remembered = touch_message(state, obs.anchor, fx.profile, touch_of(record),
-                                                          enriched_key, touch_extra(record))
-                        journey_sends.append(touch)
-                        fx.dirty = fx.dirty or moved or remembered
-                        await store(obs.anchor, message.partition, before, state, fx)
-                        await emit(fx, now)
-                        await send_to_journeys(journey_sends)
-                    value = enriched_encoder.encode(record)
-                    if enriched_key is None:
-                        enriched_key = session_key(record)[0]
-                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
-                    log.exception("identity stage failed on %s[%d]@%d", message.topic, message.partition, message.offset)
-                    await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now)
-                    continue
-                # Keyed by session key: the sessions stage's partition that owns it.
-                await output.send(names.enriched, enriched_key.encode(), value)
+        await each_batch(app, stream, stitch_event_batch)
+
+    async def stitch_command_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        now = datetime.now(timezone.utc)
+        for event in events:
+            set_current_event(event)
+            message = event.message
+            msg = _command(message.value)
+            if msg is None or msg["to"] != (message.key or b"").decode("utf-8", "replace"):
+                # Only the CLI and this stage write here; a foreign message is kept, not obeyed.
+                await reject(message, "not an identity protocol message (JSON with op, and to = the message key)",
+                             now)
+                continue
+            before = nodes.get(msg["to"])
+            try:
+                state, fx = handle(before, msg, policy, ("c", message.offset))
+            except Exception as exc:  # a malformed command must not stop the partition
+                log.exception("identity command failed on %s[%d]@%d", message.topic, message.partition,
+                              message.offset)
+                await reject(message, f"identity command: {type(exc).__name__}: {exc}", now)
+                continue
+            if state is None:
+                journey_sends = drop_message(msg["to"], before)
+            else:
+                journey_sends, moved = move_messages(msg["to"], state, fx.changes)
+                fx.dirty = fx.dirty or moved
+            await store(msg["to"], message.partition, before, state, fx)
+            await emit(fx, now)
+            await send_to_journeys(journey_sends)
 
     @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
     async def stitch_commands(stream):  # noqa: ANN001
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            now = datetime.now(timezone.utc)
-            for event in events:
-                set_current_event(event)
-                message = event.message
-                msg = _command(message.value)
-                if msg is None or msg["to"] != (message.key or b"").decode("utf-8", "replace"):
-                    # Only the CLI and this stage write here; a foreign message is kept, not obeyed.
-                    await reject(message, "not an identity protocol message (JSON with op, and to = the message key)",
-                                 now)
-                    continue
-                before = nodes.get(msg["to"])
-                try:
-                    state, fx = handle(before, msg, policy, ("c", message.offset))
-                except Exception as exc:  # a malformed command must not stop the partition
-                    log.exception("identity command failed on %s[%d]@%d", message.topic, message.partition,
-                                  message.offset)
-                    await reject(message, f"identity command: {type(exc).__name__}: {exc}", now)
-                    continue
-                if state is None:
-                    journey_sends = drop_message(msg["to"], before)
-                else:
-                    journey_sends, moved = move_messages(msg["to"], state, fx.changes)
-                    fx.dirty = fx.dirty or moved
-                await store(msg["to"], message.partition, before, state, fx)
-                await emit(fx, now)
-                await send_to_journeys(journey_sends)
+        await each_batch(app, stream, stitch_command_batch)
 
 
 def _command(value: bytes | None) -> dict | None:

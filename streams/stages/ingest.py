@@ -16,18 +16,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from infra import metrics
 from schemas.registry import connect_registry
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.ingest import Accepted, Source, ingest_one
+from streams.stages.batches import each_batch
 from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
-
-# Up to this many events per agent step, waiting at most this long for them:
-# bounded memory, and at most 50 ms added to an event's latency.
-BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.05
 
 
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
@@ -44,31 +41,33 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     output = Output(app)
 
+    async def ingest_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        # Batches (streams/stages/batches.py) cost Faust less per event than iterating one by one.
+        now = datetime.now(timezone.utc)
+        for event in events:
+            message = event.message
+            source = Source(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                timestamp=datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None,
+                key=message.key,
+                headers=_headers(message.headers),
+            )
+            outcome = ingest_one(message.value, source, decoder, rules, now)
+            if isinstance(outcome, Accepted):
+                # Keyed by the anchor identifier: the identity stage's partition that owns it.
+                obs = observation_of(outcome.record, policy)
+                key = obs.anchor.encode() if obs is not None else message.key
+                await output.send(valid_name, key, enriched_encoder.encode(outcome.record))
+            else:
+                await output.send(rejects_name, message.key, reject_encoder.encode(outcome.record),
+                                  headers=[("touchline-reason", outcome.reason.encode())])
+                metrics.rejected("ingest", outcome.reason, message.topic)
+
     @app.agent(pipeline.raw, concurrency=1, name=f"{settings.app_id}.ingest")
     async def ingest(stream):  # noqa: ANN001
-        # take_events acks a batch only after this body has handled it (at-least-once),
-        # and costs Faust less per event than iterating events one by one.
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            now = datetime.now(timezone.utc)
-            for event in events:
-                message = event.message
-                source = Source(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    timestamp=datetime.fromtimestamp(message.timestamp, timezone.utc) if message.timestamp else None,
-                    key=message.key,
-                    headers=_headers(message.headers),
-                )
-                outcome = ingest_one(message.value, source, decoder, rules, now)
-                if isinstance(outcome, Accepted):
-                    # Keyed by the anchor identifier: the identity stage's partition that owns it.
-                    obs = observation_of(outcome.record, policy)
-                    key = obs.anchor.encode() if obs is not None else message.key
-                    await output.send(valid_name, key, enriched_encoder.encode(outcome.record))
-                else:
-                    await output.send(rejects_name, message.key, reject_encoder.encode(outcome.record),
-                                      headers=[("touchline-reason", outcome.reason.encode())])
+        await each_batch(app, stream, ingest_batch)
 
 
 def _headers(headers) -> list[tuple[str, bytes | None]]:  # noqa: ANN001

@@ -25,12 +25,11 @@ from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.batches import each_batch
 from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
 
-BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.05
 
 
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
@@ -50,46 +49,49 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     inputs = app.topic(names.journey_inputs, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")
 
+    async def assemble_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        now = datetime.now(timezone.utc)
+        touched: dict[str, list] = {}  # profile -> [state, partition, event, changed]
+        sends: list[tuple[str, dict]] = []
+        for event in events:
+            set_current_event(event)
+            message = event.message
+            try:
+                profile = (message.key or b"").decode()
+                if not profile:
+                    raise ValueError("journey message without a profile id key")
+                msg = messages.decode(message.value)
+                entry = touched.get(profile)
+                if entry is None:
+                    entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
+                                                event, False]
+                out, changed = apply(entry[0], msg)
+            except Exception as exc:  # foreign or broken input must not stop the partition
+                log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
+                              message.offset)
+                await output.dead_letter(names.rejects, message, f"journey stage: {type(exc).__name__}: {exc}",
+                                         "journeys", now)
+                continue
+            entry[2], entry[3] = event, entry[3] or changed
+            sends.extend(out)
+        deliveries = []
+        for target, msg in sends:
+            deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
+        for profile, entry in touched.items():
+            rows = settle(entry[0], policy)
+            entry[3] = entry[3] or bool(rows)
+            for row in rows:
+                value = journey_encoder.encode(journey_record(row, now))
+                deliveries.append(await output.send(names.journeys, profile.encode(), value))
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:  # the states stay unwritten and the batch uncommitted: it is re-read
+            raise failed
+        for profile, (state, partition, event, changed) in touched.items():
+            if changed:
+                set_current_event(event)
+                await states.put(profile, state, partition)
+
     @app.agent(inputs, concurrency=1, name=f"{settings.app_id}.journeys")
     async def assemble(stream):  # noqa: ANN001
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            now = datetime.now(timezone.utc)
-            touched: dict[str, list] = {}  # profile -> [state, partition, event, changed]
-            sends: list[tuple[str, dict]] = []
-            for event in events:
-                set_current_event(event)
-                message = event.message
-                try:
-                    profile = (message.key or b"").decode()
-                    if not profile:
-                        raise ValueError("journey message without a profile id key")
-                    msg = messages.decode(message.value)
-                    entry = touched.get(profile)
-                    if entry is None:
-                        entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
-                                                    event, False]
-                    out, changed = apply(entry[0], msg)
-                except Exception as exc:  # foreign or broken input must not stop the partition
-                    log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
-                                  message.offset)
-                    await output.dead_letter(names.rejects, message, f"journey stage: {type(exc).__name__}: {exc}",
-                                             "journeys", now)
-                    continue
-                entry[2], entry[3] = event, entry[3] or changed
-                sends.extend(out)
-            deliveries = []
-            for target, msg in sends:
-                deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
-            for profile, entry in touched.items():
-                rows = settle(entry[0], policy)
-                entry[3] = entry[3] or bool(rows)
-                for row in rows:
-                    value = journey_encoder.encode(journey_record(row, now))
-                    deliveries.append(await output.send(names.journeys, profile.encode(), value))
-            results = await asyncio.gather(*deliveries, return_exceptions=True)
-            if any(isinstance(r, BaseException) for r in results):
-                return  # Output crashes the worker; the states stay unwritten, the batch is re-read
-            for profile, (state, partition, event, changed) in touched.items():
-                if changed:
-                    set_current_event(event)
-                    await states.put(profile, state, partition)
+        await each_batch(app, stream, assemble_batch)

@@ -27,18 +27,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from infra import metrics
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
 from streams.sessions.state import Emits, add_touch, advance
 from streams.sessions.touches import session_key, touch_of
 from streams.stages.durable_table import DurableTable, set_current_event
+from streams.stages.batches import each_batch
 from streams.stages.output import Output
 
 log = logging.getLogger(__name__)
 
-BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.05
 NEVER = -(2**62)
 
 
@@ -87,6 +87,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     pipeline.tables["sessions"] = table
     states = DurableTable(table, output)
     clocks: dict[int, PartitionClock] = {}
+    pipeline.scrape_hooks.append(lambda: metrics.set_open_sessions({p: len(c.due_of) for p, c in clocks.items()}))
     topics = app.topic(names.enriched, names.session_ticks, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw")
 
@@ -142,26 +143,28 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             await states.put(mark, {"n": clock.newest}, message.partition)
         await close_due(clock, message.partition, ("k", message.offset), now)
 
+    async def sessionize_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        now = datetime.now(timezone.utc)
+        for event in events:
+            set_current_event(event)
+            message = event.message
+            clock = clock_for(message.partition)
+            if clock.newest == NEVER:
+                clock.newest = (states.get(f"~wm:{message.partition}") or {}).get("n", NEVER)
+            try:
+                if message.topic == names.session_ticks:
+                    await on_tick(message, clock, now)
+                else:
+                    await on_touch(message, clock, now)
+            except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition,
+                              message.offset)
+                await output.dead_letter(names.rejects, message,
+                                         f"sessions stage: {type(exc).__name__}: {exc}", "sessions", now)
+
     @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")
     async def sessionize(stream):  # noqa: ANN001
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            now = datetime.now(timezone.utc)
-            for event in events:
-                set_current_event(event)
-                message = event.message
-                clock = clock_for(message.partition)
-                if clock.newest == NEVER:
-                    clock.newest = (states.get(f"~wm:{message.partition}") or {}).get("n", NEVER)
-                try:
-                    if message.topic == names.session_ticks:
-                        await on_tick(message, clock, now)
-                    else:
-                        await on_touch(message, clock, now)
-                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
-                    log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition,
-                                  message.offset)
-                    await output.dead_letter(names.rejects, message,
-                                             f"sessions stage: {type(exc).__name__}: {exc}", "sessions", now)
+        await each_batch(app, stream, sessionize_batch)
 
     @app.timer(settings.session_tick_s, on_leader=True, name=f"{settings.app_id}.session-ticks")
     async def tick() -> None:
