@@ -15,16 +15,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, TopicPartition
-
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from infra.traffic import TrafficReport, produce_simulation
 from schemas.wire import AvroDecoder
-from streams.kafka_config import confluent_config
 from streams.simulator import SimulationConfig
 from streams.topics import TopicNames
 from tests.fixtures import wait_for
+from tests.streams.pipeline_checks import read_topic
 
 
 class SteadyLoad:
@@ -129,27 +127,9 @@ def wait_until_accounted(client, settings: Settings, sent: TrafficReport,  # noq
 
 
 def event_ids_in(settings: Settings, topic: str) -> set[str]:
-    """Every event id in a pipeline topic (valid or enriched: Avro enriched touchpoints), read to its end."""
+    """Every event id in a pipeline topic (valid or enriched: Avro enriched touchpoints)."""
     decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
-    consumer = Consumer(confluent_config(settings, **{"group.id": f"{settings.app_id}-diagnose",
-                                                      "enable.auto.commit": False}))
-    ids: set[str] = set()
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        for partition in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic, partition, low)])
-            position, deadline = low, time.monotonic() + 60
-            while position < high and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=1):
-                    if message.error() is None:
-                        position = message.offset() + 1
-                        ids.add(decoder.decode(message.value())[0]["event_id"])
-    finally:
-        consumer.close()
-    return ids
+    return {decoder.decode(m.value())[0]["event_id"] for m in read_topic(settings, topic)}
 
 
 def wait_until_caught_up(client, db: str, load: SteadyLoad, procs: list[TouchlineProcess],  # noqa: ANN001

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from sinks.identity_store import all_assignments
@@ -187,6 +189,54 @@ def wait_until_journeys_match(client, settings: Settings, procs: list[TouchlineP
     except AssertionError as exc:
         missing = sorted(set(last[1]) - set(last[0]))[:3]
         extra = sorted(set(last[0]) - set(last[1]))[:3]
+        trace = journey_trace(client, settings, missing[0][1]) if missing else ""
         raise AssertionError(f"{exc}: {len(last[0])} rows vs {len(last[1])}; missing {missing}; extra {extra}"
-                             ) from None
+                             f"\n{trace}") from None
     return last[2]
+
+
+def journey_trace(client, settings: Settings, profile: str) -> str:  # noqa: ANN001
+    """For a failure message: the identifiers now in ``profile``, their identity changes, and every
+    journeys.inputs message about them (where touches went, which moves were sent)."""
+    from streams.journeys import messages
+    from streams.topics import TopicNames
+
+    db = settings.clickhouse_database
+    keys = [r[0] for r in client.query(
+        f"SELECT DISTINCT identity_key FROM {db}.touchpoints_resolved WHERE current_profile_id = %(p)s",
+        parameters={"p": profile}).result_rows]
+    lines = [f"trace of {profile}: identifiers {keys}"]
+    for key in keys:
+        lines.append(f"  {key}: changes {changes_of(client, db, key)}")
+    topic = TopicNames.from_settings(settings).journey_inputs
+    for message in read_topic(settings, topic):
+        msg = messages.decode(message.value())
+        if msg["ik"] in keys:
+            lines.append(f"  {topic}[{message.partition()}]@{message.offset()} key={message.key().decode()} "
+                         f"op={msg['op']} ik={msg['ik']} v={msg['v']} to={msg.get('to')} "
+                         f"touches={len(msg['x']) if msg['op'] == 'a' else 1 if msg['op'] == 't' else 0}")
+    return "\n".join(lines[:400])
+
+
+def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list:
+    """Every message of ``topic``, each partition read to its end (confluent-kafka Messages)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.kafka_config import confluent_config
+
+    consumer = Consumer(confluent_config(settings, **{"group.id": f"{settings.app_id}-diagnose",
+                                                      "enable.auto.commit": False}))
+    found = []
+    try:
+        for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            consumer.assign([TopicPartition(topic, partition, low)])
+            position, deadline = low, time.monotonic() + timeout
+            while position < high and time.monotonic() < deadline:
+                for message in consumer.consume(1000, timeout=1):
+                    if message.error() is None:
+                        position = message.offset() + 1
+                        found.append(message)
+    finally:
+        consumer.close()
+    return found
