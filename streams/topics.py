@@ -64,6 +64,10 @@ class TopicNames:
         )
 
 
+# The stages' Faust tables (streams/stages/identity.py, sessions.py, journeys.py: ``<app_id>-<table>``).
+TABLES = ("identity", "sessions", "journeys")
+
+
 def table_changelog(settings: Settings, table: str) -> str:
     """The changelog topic Faust creates for table ``<app_id>-<table>`` (it prefixes the app id again)."""
     return f"{settings.app_id}-{settings.app_id}-{table}-changelog"
@@ -144,6 +148,19 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
             "Journeys and their later versions or deletions (Avro journey), keyed by profile id.",
         ),
+        # The tables' changelogs are created here, before any worker starts, not by Faust at start-up:
+        # a worker that subscribed before Faust had created one never recovered that table when its
+        # partitions moved (a journeys changelog created a moment late lost journey state in the
+        # rebalance fault test).
+        *(TopicSpec(
+            table_changelog(settings, table),
+            partitions,
+            replication,
+            {"cleanup.policy": "compact", "min.insync.replicas": min_isr,
+             # a profile's journey state can be large (streams/journeys/state.py caps its touches)
+             "max.message.bytes": str(settings.kafka_max_message_bytes * 2)},
+            f"Changelog of the {table} table (Faust): its state, recovered when partitions move.",
+        ) for table in TABLES),
         TopicSpec(
             names.rejects,
             partitions,

@@ -1,25 +1,32 @@
-"""Batches that finish once started: how every agent consumes, so at-least-once holds at a stop.
+"""Batches whose events are acked only once handled: how every agent consumes, so at-least-once holds.
 
 faust's ``take_events`` acks the whole batch when its generator is closed,
 also when the agent body was interrupted halfway: the worker stops (SIGTERM,
 scale-in) and cancels its agents, or the body raises. Faust then commits the
 acked offsets, and the events of the batch that were never handled are lost.
-The rebalance fault test (tests/faults/test_rebalance.py) lost 189 of 6,000
-events this way when one of two workers was stopped under load.
+The rebalance fault test (tests/faults/test_rebalance.py) lost 189 and 211 of
+6,000 events this way when one of two workers was stopped under load.
 
-So here a batch, once taken, runs to its end in its own task:
+So each batch's messages get one extra reference (``Message.incref``) while
+it is handled, released only when the whole batch is done. An interrupted or
+failed batch keeps it: the take buffer's ack cannot bring the count to zero,
+the offsets are never committed, and the partition's next owner re-reads the
+batch (the stages are idempotent under replay). A failed batch (a bug, or a
+record the broker refused for good) ends the process at once, as a kill -9
+would: a graceful stop would wait for the held batch forever, and nothing after
+it may be committed. Workers run under a supervisor that restarts them
+(systemd, Kubernetes, compose ``restart:``); the restart re-reads the batch.
 
-- a cancellation of the agent waits for the batch (bounded: at most
-  ``BATCH_EVENTS`` events), then goes on;
-- the batch's messages are held (one extra reference each) until it has
-  finished; if it fails, they stay held -- never acked, never committed --
-  and the worker is stopped, so a restart re-reads them.
+An interrupted batch is not finished during the shutdown: the worker is
+tearing down (tables, producer) around it, and half a batch replayed is safe
+where a batch finished against stopped parts is not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 import faust
@@ -31,35 +38,30 @@ log = logging.getLogger(__name__)
 BATCH_EVENTS = 500
 BATCH_WITHIN_S = 0.05
 
+EXIT_BATCH_FAILED = 70  # EX_SOFTWARE: an internal error; the supervisor restarts the worker
+
 BatchHandler = Callable[[Sequence[faust.EventT]], Awaitable[None]]
 
 
-async def each_batch(app: faust.App, stream: faust.StreamT, handle: BatchHandler) -> None:
-    """The agent body: ``handle`` every batch the stream yields, each to its end."""
+async def each_batch(stream: faust.StreamT, handle: BatchHandler) -> None:
+    """The agent body: ``handle`` every batch the stream yields; ack a batch only once it is handled."""
     async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-        await finish(app, events, handle)
+        await handled(events, handle)
 
 
-async def finish(app: faust.App, events: Sequence[faust.EventT], handle: BatchHandler) -> None:
+async def handled(events: Sequence[faust.EventT], handle: BatchHandler) -> None:
     for event in events:
         event.message.incref()  # held: the take buffer's ack cannot release them before we do
-    task = asyncio.ensure_future(handle(events))
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancelled = cancelled or not task.done()  # the agent is being stopped: finish the batch first
-        except Exception:  # noqa: BLE001 - the task's own failure: handled below
-            break
-    if task.cancelled() or task.exception() is not None:
-        error = task.exception() if not task.cancelled() else asyncio.CancelledError("batch cancelled")
+    try:
+        await handle(events)
+    except asyncio.CancelledError:
+        raise  # the worker is stopping: the batch stays held, uncommitted, and is re-read by the next owner
+    except Exception:
         first = events[0].message if events else None
-        log.error("a batch of %d events from %s failed; stopping the worker without committing it: %r",
-                  len(events), f"{first.topic}[{first.partition}]@{first.offset}" if first else "?", error)
-        await app.crash(error)  # the held messages are never acked: the next owner re-reads them
-        raise error
+        log.critical("a batch of %d events from %s failed: exiting without committing it (a restart re-reads it)",
+                     len(events), f"{first.topic}[{first.partition}]@{first.offset}" if first else "?",
+                     exc_info=True)
+        logging.shutdown()  # flush the log handlers: os._exit skips them
+        os._exit(EXIT_BATCH_FAILED)
     for event in events:
         event.message.decref()  # handled: the take buffer's ack may now commit them
-    if cancelled:
-        raise asyncio.CancelledError()

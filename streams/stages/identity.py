@@ -121,7 +121,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     @app.agent(pipeline.valid, concurrency=1, name=f"{settings.app_id}.identity-events")
     async def stitch_events(stream):  # noqa: ANN001
-        await each_batch(app, stream, stitch_event_batch)
+        await each_batch(stream, stitch_event_batch)
 
     async def stitch_command_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         now = datetime.now(timezone.utc)
@@ -153,7 +153,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     @app.agent(pipeline.identity_commands, concurrency=1, name=f"{settings.app_id}.identity-commands")
     async def stitch_commands(stream):  # noqa: ANN001
-        await each_batch(app, stream, stitch_command_batch)
+        await each_batch(stream, stitch_command_batch)
 
 
 def _command(value: bytes | None) -> dict | None:

@@ -67,7 +67,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     @app.agent(pipeline.raw, concurrency=1, name=f"{settings.app_id}.ingest")
     async def ingest(stream):  # noqa: ANN001
-        await each_batch(app, stream, ingest_batch)
+        await each_batch(stream, ingest_batch)
 
 
 def _headers(headers) -> list[tuple[str, bytes | None]]:  # noqa: ANN001

@@ -94,4 +94,4 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     @app.agent(inputs, concurrency=1, name=f"{settings.app_id}.journeys")
     async def assemble(stream):  # noqa: ANN001
-        await each_batch(app, stream, assemble_batch)
+        await each_batch(stream, assemble_batch)

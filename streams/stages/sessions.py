@@ -164,7 +164,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")
     async def sessionize(stream):  # noqa: ANN001
-        await each_batch(app, stream, sessionize_batch)
+        await each_batch(stream, sessionize_batch)
 
     @app.timer(settings.session_tick_s, on_leader=True, name=f"{settings.app_id}.session-ticks")
     async def tick() -> None:
