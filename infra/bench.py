@@ -205,7 +205,7 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
     client = connect(settings)
     for s in (base, pipe):
         ensure_topics(s)
-        migrate(client, s.clickhouse_database)
+        migrate(client, s.clickhouse_database, s.clickhouse_cluster)
     base_table, pipe_table = f"{base.clickhouse_database}.touchpoints", f"{pipe.clickhouse_database}.touchpoints"
 
     _produce(base, events, seed=1)

@@ -54,7 +54,7 @@ class DevStack:
             log("starting the ClickHouse store ...")
             StoreProcess(self.store_dir, port=store_port).start()
         ensure_topics(self.settings)
-        migrate(connect(self.settings), self.settings.clickhouse_database)
+        migrate(connect(self.settings), self.settings.clickhouse_database, self.settings.clickhouse_cluster)
         return self.status()
 
     def down(self, log: Callable[[str], None] = print) -> None:

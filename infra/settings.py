@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         "The hostname is always verified."
     )
     clickhouse_database: str = Field("touchline", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_cluster: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Cluster name in the servers' remote_servers config; unset = a single ClickHouse server "
+        "(plain ReplacingMergeTree tables). Set, `touchline migrate` creates the tables ON CLUSTER as Replicated "
+        "*MergeTree `<table>_local` tables plus a Distributed table under each original name (docs/scaling.md). "
+        "Choose before the first migrate: a database keeps the layout it was created with.",
+    )
     clickhouse_timeout_s: float = Field(30.0, gt=0, le=600)
 
     # -- sink -------------------------------------------------------------------------

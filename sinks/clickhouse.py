@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
+from infra import metrics
 from infra.exceptions import ConfigError
 from infra.settings import Settings
 from sinks.base import Batch, BatchingSink
@@ -114,8 +116,10 @@ class ClickHouseSink(BatchingSink[tuple]):
         self.columns = list(columns)
         self.retry_after = retry_after
         self._types: list[str] | None = None
+        self._label = metrics.table_label(table)
 
     def write(self, batch: Batch[tuple]) -> None:
+        started = time.monotonic()
         try:
             client = self._client or self._connect()
             client.insert(
@@ -127,13 +131,21 @@ class ClickHouseSink(BatchingSink[tuple]):
                 settings={"insert_deduplication_token": batch.dedup_token},
             )
         except (ClickHouseError, ConfigError) as exc:
-            if isinstance(exc, ConfigError) or is_retriable(exc):
+            retriable = isinstance(exc, ConfigError) or is_retriable(exc)
+            metrics.CLICKHOUSE_ERRORS.labels(table=self._label, kind="retriable" if retriable else "fatal").inc()
+            if retriable:
                 self._client = None  # reconnect next time; the old pool may be dead
                 raise SinkBackpressure(
                     f"ClickHouse unavailable writing {len(batch.items)} rows to {self.table}: {_first_line(exc)}",
                     retry_after=self.retry_after,
                 ) from exc
             raise SinkError(f"insert into {self.table} failed: {_first_line(exc)}") from exc
+        self._observe(len(batch.items), time.monotonic() - started)
+
+    def _observe(self, rows: int, seconds: float) -> None:
+        metrics.SINK_ROWS.labels(table=self._label).inc(rows)
+        metrics.CLICKHOUSE_INSERT_ROWS.labels(table=self._label).observe(rows)
+        metrics.CLICKHOUSE_INSERT_SECONDS.labels(table=self._label).observe(seconds)
 
     def _column_types(self, client: Client) -> list[str]:
         database, _, table = self.table.rpartition(".")

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.cluster_ddl import Layout
 from streams.identity.identifiers import KINDS
 
 # Every identifier a stored touchpoint carries, qualified, as one array (for first/last seen).
@@ -75,8 +76,14 @@ def show(client: Client, db: str, identifier: str) -> ProfileView:
     return ProfileView(identifier, profile, identifiers, conflicts, history, shared)
 
 
-def erase(client: Client, db: str, identifiers: list[str], profile_id: str, request_id: str) -> int:
-    """Delete a profile's rows (touchpoints, identity tables) and record the erasure; returns touchpoints deleted."""
+def erase(client: Client, db: str, identifiers: list[str], profile_id: str, request_id: str,
+          cluster: str | None = None) -> int:
+    """Delete a profile's rows (touchpoints, identity tables) and record the erasure; returns touchpoints deleted.
+
+    ``cluster`` (TOUCHLINE_CLICKHOUSE_CLUSTER): the deletes go to the ``<table>_local`` tables ON CLUSTER,
+    since a Distributed table takes no mutation.
+    """
+    layout = Layout(db, cluster)
     params = {"ids": identifiers, "p": profile_id}
     touchpoints = client.query(
         f"SELECT count() FROM {db}.touchpoints WHERE identity_key IN %(ids)s OR profile_id = %(p)s",
@@ -84,13 +91,13 @@ def erase(client: Client, db: str, identifiers: list[str], profile_id: str, requ
     ).result_rows[0][0]
     # Synchronous mutations: when this returns, a query no longer sees the rows.
     settings = {"mutations_sync": 2}
-    client.command(f"ALTER TABLE {db}.touchpoints DELETE WHERE identity_key IN %(ids)s OR profile_id = %(p)s",
-                   parameters=params, settings=settings)
+    client.command(f"ALTER TABLE {layout.mutation_target('touchpoints')} DELETE "
+                   "WHERE identity_key IN %(ids)s OR profile_id = %(p)s", parameters=params, settings=settings)
     for table in ("identity_changes", "identity_overrides"):
-        client.command(f"ALTER TABLE {db}.{table} DELETE WHERE identifier IN %(ids)s", parameters=params,
-                       settings=settings)
-    client.command(f"ALTER TABLE {db}.identity_conflicts DELETE WHERE identifier IN %(ids)s "
-                   f"OR other_identifier IN %(ids)s", parameters=params, settings=settings)
+        client.command(f"ALTER TABLE {layout.mutation_target(table)} DELETE WHERE identifier IN %(ids)s",
+                       parameters=params, settings=settings)
+    client.command(f"ALTER TABLE {layout.mutation_target('identity_conflicts')} DELETE WHERE identifier IN %(ids)s "
+                   "OR other_identifier IN %(ids)s", parameters=params, settings=settings)
     client.insert(f"{db}.identity_erasures", [(request_id, profile_id, len(identifiers), touchpoints,
                                               datetime.now(timezone.utc))],
                   column_names=["request_id", "profile_id", "identifiers", "touchpoints", "requested_at"])

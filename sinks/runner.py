@@ -11,6 +11,11 @@ parts) the runner commits nothing: it pauses its partitions, rewinds them to
 the first uncommitted offset, waits with exponential backoff (polling, so
 the group keeps it) and retries the same data. Memory stays bounded by
 ``sink_batch_rows``: consumption stops while a batch waits.
+
+If the commit itself fails (broker restarting, group coordinator moving,
+member fenced) the rows are already written: the offsets stay pending and the
+next checkpoint commits them; a partition revoked meanwhile is re-read by its
+next owner, and the tables keep one row per key. The sink never dies of it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from sinks.base import BatchingSink
 from sinks.exceptions import SinkBackpressure
+from sinks.health import SinkHealth
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class RunnerStats:
     bad_messages: int = 0
     flushes: int = 0
     backpressure_events: int = 0
+    commit_failures: int = 0
     last_flush_at: datetime | None = None
     last_flush_seconds: float = 0.0
     last_error: str | None = None
@@ -84,6 +91,7 @@ class SinkRunner:
         self._stop = threading.Event()
         self._backoff = 0.0
         self.stats = RunnerStats()
+        self.health = SinkHealth()  # metrics and the readiness probe (sinks/health.py)
 
     # -- lifecycle ---------------------------------------------------------------------
     def stop(self) -> None:
@@ -110,7 +118,10 @@ class SinkRunner:
         finally:
             for sink in self._sinks:
                 sink.close()
-            self._consumer.close()
+            try:
+                self._consumer.close()
+            except:  # noqa: E722 - confluent-kafka raises KafkaError objects here, which are not exceptions
+                log.warning("closing the sink consumer failed (the group drops this member on its own)")
             log.info("sink stopped: %d rows written", self.stats.rows_written)
 
     # -- per message --------------------------------------------------------------------
@@ -150,21 +161,32 @@ class SinkRunner:
             if wait_on_backpressure:
                 self._wait(exc)
             return False
+        self.stats.rows_written += written
         offsets = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in self._pending.items()]
-        self._consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # written but not committed: keep the offsets for the next checkpoint
+            self.stats.commit_failures += 1
+            self.stats.last_error = f"commit failed: {exc.args[0]}"
+            log.warning("sink offsets not committed (%s): retrying at the next checkpoint; the rows are written",
+                        exc.args[0])
+            if exc.args[0].fatal():
+                raise
+            return False
         self._pending.clear()
         self._backoff = 0.0
         stats = self.stats
-        stats.rows_written += written
         stats.flushes += 1
         stats.last_flush_at = datetime.now(timezone.utc)
         stats.last_flush_seconds = time.monotonic() - started
         stats.last_error = None
+        self.health.flushed(written, stats.last_flush_seconds)
         return True
 
     def _rewind(self, exc: SinkBackpressure) -> None:
         """Forget the buffer and seek back to the first uncommitted offsets."""
         self.stats.backpressure_events += 1
+        self.health.failed()
         self.stats.last_error = str(exc)
         for sink in self._sinks:
             sink.clear()
@@ -191,4 +213,6 @@ class SinkRunner:
         # does not write it again (it would be deduplicated, but costs work).
         # Never back off here: that would stall the whole group's rebalance.
         if self._pending and not self._checkpoint(wait_on_backpressure=False):
-            log.info("revoked with an unflushed buffer: the next owner re-reads it")
+            log.info("revoked with an unflushed buffer or an uncommitted position: the next owner re-reads it")
+        for tp in partitions:  # no longer ours: never commit them later over the next owner's progress
+            self._pending.pop((tp.topic, tp.partition), None)

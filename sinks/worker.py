@@ -9,6 +9,7 @@ from functools import partial
 
 from confluent_kafka import Message, Producer
 
+from infra import metrics
 from infra.settings import Settings
 from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
@@ -44,7 +45,7 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     database = settings.clickhouse_database
     client_factory = partial(connect, settings)
     if apply_ddl:
-        migrate(client_factory(), database)
+        migrate(client_factory(), database, settings.clickhouse_cluster)
     names = TopicNames.from_settings(settings)
     dlq_producer = Producer(producer_config(settings))
     reject_encoder = AvroEncoder("rejected_event")
@@ -72,6 +73,7 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
                 f"{what} not decodable by the sink: {exc}", datetime.now(timezone.utc), SINK_STAGE,
             )
             dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
+            metrics.rejected(SINK_STAGE, "internal_error", message.topic())
 
         return dead_letter_it
 
@@ -82,6 +84,7 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
             f"dead-letter record not decodable: {exc}", datetime.now(timezone.utc), SINK_STAGE,
         )
         rejects.add(message.topic(), message.partition(), message.offset(), reject_row(record))
+        metrics.rejected(SINK_STAGE, "internal_error", message.topic())
 
     consumer = confluent_config(
         settings,
@@ -91,6 +94,9 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
             "max.poll.interval.ms": 300_000,
             "fetch.max.bytes": 64 * 1024 * 1024,
             "queued.max.messages.kbytes": 64 * 1024,  # bounded prefetch
+            # touchline_consumer_lag{consumer="sink"} from librdkafka's statistics (infra/metrics.py).
+            "statistics.interval.ms": 5_000,
+            "stats_cb": metrics.kafka_lag_stats("sink"),
         },
     )
     return SinkRunner(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,10 @@ class Pipeline:
     rules: IngestRules
     policy: IdentityPolicy
     tables: dict[str, Any] = field(default_factory=dict)  # filled by the stages, for web views and tests
+    # Readiness checks beyond the Faust app's own (name -> None or what is wrong): GET /ready.
+    probes: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    # Refresh gauges computed from in-memory state, before each GET /metrics.
+    scrape_hooks: list[Callable[[], None]] = field(default_factory=list)
 
 
 def create_app(settings: Settings) -> Pipeline:
@@ -86,7 +91,7 @@ def create_app(settings: Settings) -> Pipeline:
         rules=rules,
         policy=policy_from_settings(settings),
     )
-    from streams.stages import context_web, identity, ingest, journeys, sessions  # stages attach agents to the pipeline's app
+    from streams.stages import context_web, identity, ingest, journeys, ops_web, sessions  # stages attach agents to the pipeline's app
 
     ingest.attach(pipeline)
     identity.attach(pipeline)
@@ -94,4 +99,5 @@ def create_app(settings: Settings) -> Pipeline:
     journeys.attach(pipeline)
     if settings.worker_web_port:
         context_web.attach(pipeline)
+        ops_web.attach(pipeline)
     return pipeline

@@ -108,7 +108,7 @@ def forget(lazy, target: str, yes: bool) -> None:  # noqa: ANN001
         producer.produce(topic, key=identifier.encode(), value=encode_command(msg))
     if producer.flush(settings.kafka_timeout_s * 3):
         raise click.ClickException(f"could not deliver the erase commands to {topic}: nothing was deleted; retry")
-    deleted = erase(client, db, identifiers, profile, request_id)
+    deleted = erase(client, db, identifiers, profile, request_id, settings.clickhouse_cluster)
     click.echo(f"erased profile {profile}: {len(identifiers)} identifiers, {deleted} touchpoints "
                f"(request {request_id})")
 

@@ -29,6 +29,7 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
     """
     import faust
 
+    from infra.logflood import limit_floods
     from streams.app import create_app
     from streams.topics import ensure_topics
 
@@ -46,7 +47,7 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
         def run_sink() -> None:
             try:
                 runner.run()
-            except BaseException:
+            except:  # noqa: E722 - also what confluent-kafka raises that is no exception (KafkaError objects)
                 # A dead sink must not leave a worker that ingests into the void.
                 log.exception("ClickHouse sink failed: stopping the worker (nothing past the last flush is committed)")
                 sink_failed.set()
@@ -55,9 +56,19 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
         thread = threading.Thread(target=run_sink, name="clickhouse-sink", daemon=True)
         thread.start()
     pipeline = create_app(settings)
+    if runner is not None:  # GET /ready: not ready while the sink thread is dead or failing for long
+        from sinks.health import sink_probe
+
+        pipeline.probes["sink"] = sink_probe(runner.health, thread, max(60.0, 2 * settings.sink_retry_max_s))
     level = logging.getLevelName(logging.getLogger().level).lower()
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            limit_floods(logger)  # client libraries' retry storms, rate limited (infra/logflood.py)
+
     try:
-        faust.Worker(pipeline.app, loglevel=level, quiet=True).execute_from_commandline()
+        Worker(pipeline.app, loglevel=level, quiet=True).execute_from_commandline()
     finally:
         if runner is not None:
             runner.stop()
@@ -67,8 +78,10 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
 
 
 @click.command()
+@click.option("--metrics-port", type=int, default=0, show_default=True,
+              help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 = off).")
 @pass_settings
-def sink(lazy) -> None:  # noqa: ANN001
+def sink(lazy, metrics_port: int) -> None:  # noqa: ANN001
     """Run only the ClickHouse sink: enriched touchpoints and dead letters into their tables."""
     from sinks.worker import build_sink_runner
     from streams.topics import ensure_topics
@@ -76,6 +89,10 @@ def sink(lazy) -> None:  # noqa: ANN001
     settings = lazy.get()
     ensure_topics(settings)
     runner = build_sink_runner(settings)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")  # a daemon thread; docs/metrics.md
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
     runner.run()
@@ -97,12 +114,13 @@ def topics(lazy) -> None:  # noqa: ANN001
 @click.command()
 @pass_settings
 def migrate(lazy) -> None:  # noqa: ANN001
-    """Apply pending ClickHouse DDL (sinks/migrations) to TOUCHLINE_CLICKHOUSE_DATABASE."""
+    """Apply pending ClickHouse DDL (sinks/migrations) to TOUCHLINE_CLICKHOUSE_DATABASE (ON CLUSTER
+    TOUCHLINE_CLICKHOUSE_CLUSTER when set)."""
     from sinks.clickhouse import connect
     from sinks.migrate import migrate as apply
 
     settings = lazy.get()
-    done = apply(connect(settings), settings.clickhouse_database)
+    done = apply(connect(settings), settings.clickhouse_database, settings.clickhouse_cluster)
     click.echo(f"applied {len(done)} migration(s): {done}" if done else "schema is up to date")
 
 

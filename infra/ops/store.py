@@ -112,11 +112,18 @@ class Store:
         return [DlqCount(*row) for row in rows]
 
     def table_flushes(self) -> list[TableFlush]:
-        """Every MergeTree table of the database with an ``inserted_at`` column (DEFAULT now64(3) in the DDL)."""
+        """Every MergeTree table of the database with an ``inserted_at`` column (DEFAULT now64(3) in the DDL).
+
+        On a cluster (docs/scaling.md) the Distributed tables, which read all shards, stand for their
+        ``<table>_local`` tables.
+        """
         tables = self._query(
             "listing tables",
-            "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' "
+            "SELECT name FROM system.tables WHERE database = {db:String} "
+            "AND (engine LIKE '%MergeTree' OR engine = 'Distributed') "
             "AND name IN (SELECT table FROM system.columns WHERE database = {db:String} AND name = 'inserted_at') "
+            "AND name NOT IN (SELECT concat(name, '_local') FROM system.tables "
+            "WHERE database = {db:String} AND engine = 'Distributed') "
             "ORDER BY name LIMIT 100",
             {},
         )

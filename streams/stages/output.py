@@ -17,9 +17,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import faust
 
+from infra import metrics
 from schemas.wire import AvroEncoder
 from streams.ingest import Source, dead_letter
 
@@ -32,6 +34,7 @@ class Output:
     def __init__(self, app: faust.App) -> None:
         self._app = app
         self._reject_encoder = AvroEncoder("rejected_event")
+        self._sent: dict[str, Any] = {}  # topic -> its touchline_events_out_total child
 
     def _on_delivered(self, future: asyncio.Future) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -43,6 +46,8 @@ class Output:
                    on_delivered: Callable[[asyncio.Future], None] | None = None) -> asyncio.Future:
         """Hand the record to the producer client; the returned future completes when the broker has it."""
         future = await self._app.producer.send(topic, key, value, partition, None, headers)
+        counter = self._sent.get(topic) or self._sent.setdefault(topic, metrics.EVENTS_OUT.labels(topic=topic))
+        counter.inc()
         future.add_done_callback(self._on_delivered)
         if on_delivered is not None:
             future.add_done_callback(on_delivered)
@@ -53,3 +58,4 @@ class Output:
         source = Source(message.topic, message.partition, message.offset, None, message.key)
         record = dead_letter(message.value, source, "internal_error", detail, now, stage)
         await self.send(topic, message.key, self._reject_encoder.encode(record))
+        metrics.rejected(stage, "internal_error", message.topic)
