@@ -85,10 +85,19 @@ def test_any_worker_answers_for_any_identifier(settings_factory, worker_factory)
     wait_until_stored(client, db, len(messages) + len(customer), workers)
     journeys = wait_until_journeys_match(client, settings, workers)
 
-    # The hand-made customer, by raw email, by device and by profile id, on both workers.
-    wait_for(lambda: _get(ports[0], f"/identifiers/email:{EMAIL}/context/")[0] == 200, timeout=30,
-             what="the customer's context")
-    status, doc = _get(ports[0], f"/identifiers/email:{EMAIL}/context/")
+    # The hand-made customer, by raw email, by device and by profile id, on both workers. The live
+    # context follows identity by messages (moves of the phone's and laptop's touches into the merged
+    # profile), so it is polled until it shows all seven touches.
+    expected_touches = [f"handoff-{n}" for n in range(7, 0, -1)]
+    seen: list = [None]
+
+    def complete() -> bool:
+        seen[0] = _get(ports[0], f"/identifiers/email:{EMAIL}/context/")
+        status, doc = seen[0]
+        return status == 200 and [t["event_id"] for t in doc["last_touches"]] == expected_touches
+
+    wait_for(complete, timeout=60, what=lambda: f"the customer's context with 7 touches (last: {seen[0]})")
+    status, doc = seen[0]
     profile = doc["profile_id"]
     answers = [_get(port, path) for port in ports for path in (
         f"/identifiers/email:{EMAIL.lower()}/context/", "/identifiers/device_id:handoff-laptop/context/",
@@ -96,7 +105,7 @@ def test_any_worker_answers_for_any_identifier(settings_factory, worker_factory)
     assert all(s == 200 for s, _ in answers), answers
     assert {json.dumps({**d, "as_of": None}, sort_keys=True) for _, d in answers} == {
         json.dumps({**doc, "as_of": None}, sort_keys=True)}
-    assert [t["event_id"] for t in doc["last_touches"]] == [f"handoff-{n}" for n in range(7, 0, -1)]
+    assert [t["event_id"] for t in doc["last_touches"]] == expected_touches
     assert doc["open_session"]["session_key"] == "device_id:handoff-laptop"
     assert doc["open_session"]["touches"] == 4
     assert doc["open_cart"] == {"items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "19.90"}],
