@@ -13,6 +13,7 @@ from infra.settings import Settings
 from schemas.wire import AvroEncoder
 from streams.produce import TouchpointProducer
 from streams.simulator import SimulationConfig, simulate
+from streams.simulator.malformed import SimulatedMessage
 from streams.simulator.truth import TruthSink
 
 
@@ -41,6 +42,18 @@ class TrafficReport:
     def malformed_by_kind(self) -> Counter[str]:
         return Counter(m.kind for m in self.malformed)
 
+    def send(self, producer: TouchpointProducer, message: SimulatedMessage, keep_ids: bool = True) -> None:
+        """Produce one simulated message and record it (a malformed one with its position once delivered)."""
+        if message.malformed:
+            sent = MalformedSent(message.malformed_kind, message.expected_reason, message.payload or b"")
+            self.malformed.append(sent)
+            producer.send_raw(message.payload, message.key, on_delivery=record_position(sent))
+        else:
+            self.valid += 1
+            if keep_ids:
+                self.valid_event_ids.append(message.record["event_id"])
+            producer.send_raw(message.payload, message.key)
+
 
 def produce_simulation(
     settings: Settings,
@@ -61,15 +74,7 @@ def produce_simulation(
     started = time.monotonic()
     with TouchpointProducer(settings) as producer:
         for n, message in enumerate(simulate(config, encoder.encode, truth), start=1):
-            if message.malformed:
-                sent = MalformedSent(message.malformed_kind, message.expected_reason, message.payload or b"")
-                report.malformed.append(sent)
-                producer.send_raw(message.payload, message.key, on_delivery=record_position(sent))
-            else:
-                report.valid += 1
-                if keep_ids:
-                    report.valid_event_ids.append(message.record["event_id"])
-                producer.send_raw(message.payload, message.key)
+            report.send(producer, message, keep_ids)
             if rate:  # pacing to a target rate, not synchronization
                 ahead = n / rate - (time.monotonic() - started)
                 if ahead > 0:

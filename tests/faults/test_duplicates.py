@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from infra.traffic import MalformedSent, TrafficReport, record_position
+from infra.traffic import TrafficReport
 from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
@@ -49,14 +49,7 @@ def test_every_message_twice(settings_factory, worker_factory, record_figures) -
     sent = TrafficReport()
     with TouchpointProducer(settings) as producer:
         for message in order:
-            if message.malformed:
-                bad = MalformedSent(message.malformed_kind, message.expected_reason, message.payload or b"")
-                sent.malformed.append(bad)
-                producer.send_raw(message.payload, message.key, on_delivery=record_position(bad))
-            else:
-                sent.valid += 1
-                sent.valid_event_ids.append(message.record["event_id"])
-                producer.send_raw(message.payload, message.key)
+            sent.send(producer, message)
 
     accounting = wait_until_accounted(client, settings, sent, [worker])
     assert accounting.in_clickhouse == len(set(sent.valid_event_ids)) == sent.valid // 2

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from infra.traffic import MalformedSent, TrafficReport, record_position
+from infra.traffic import TrafficReport
 from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
@@ -83,14 +83,7 @@ def test_ten_thousand_hostile_messages_in_good_traffic(settings_factory, worker_
     worker = worker_factory(settings, "worker")
     with TouchpointProducer(settings) as producer:
         for message in interleave(good, HOSTILE, factory, random.Random(76)):
-            if not message.malformed:
-                sent.valid += 1
-                sent.valid_event_ids.append(message.record["event_id"])
-                producer.send_raw(message.payload, message.key)
-                continue
-            bad = MalformedSent(message.malformed_kind, message.expected_reason, message.payload or b"")
-            sent.malformed.append(bad)
-            producer.send_raw(message.payload, message.key, on_delivery=record_position(bad))
+            sent.send(producer, message)
     assert len(sent.malformed) == HOSTILE and sent.valid == GOOD
 
     accounting = wait_until_accounted(client, settings, sent, [worker], timeout=400)
