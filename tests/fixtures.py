@@ -101,9 +101,14 @@ def settings_factory(
 
 
 @pytest.fixture
-def worker_factory(tmp_path: Path) -> Iterator[Callable[..., TouchlineProcess]]:
-    """Starts `touchline <args>` subprocesses; stops every one at teardown."""
+def worker_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., TouchlineProcess]]:
+    """Starts `touchline <args>` subprocesses; stops every one at teardown.
+
+    A failing test's report ends with each process's log tail (see
+    ``pytest_runtest_makereport``): CI keeps only the output, not tmp_path.
+    """
     started: list[TouchlineProcess] = []
+    request.node.stash[_PROCESSES] = started
 
     def start(settings: Settings, *args: str) -> TouchlineProcess:
         worker = TouchlineProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log")
@@ -113,6 +118,24 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., TouchlineProcess]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+_PROCESSES = pytest.StashKey[list[TouchlineProcess]]()
+_LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for index, process in enumerate(item.stash.get(_PROCESSES, [])):
+        try:
+            tail = process.log_tail(_LOG_TAIL_LINES)
+        except OSError as exc:
+            tail = f"(no log: {exc})"
+        report.sections.append((f"log tail of process {index}: touchline {' '.join(process.args)}", tail))
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
