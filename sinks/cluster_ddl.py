@@ -53,6 +53,9 @@ SHARDING_KEYS: dict[str, str] = {
     "sessions": "cityHash64(session_key)",
     # ORDER BY (profile_id, journey_id): every version and deletion of a journey shares its profile.
     "journeys": "cityHash64(profile_id)",
+    # Plain MergeTree, ORDER BY (run_id, ...): a run's row and its credits on one shard.
+    "attribution_runs": "cityHash64(run_id)",
+    "attribution_credits": "cityHash64(run_id)",
 }
 
 LOCAL_SUFFIX = "_local"
