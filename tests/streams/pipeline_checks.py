@@ -7,6 +7,7 @@ import time
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from sinks.identity_store import all_assignments
+from sinks.stored_journeys import JOURNEY_INPUT_COLUMNS
 from streams.identity.identifiers import KINDS
 from streams.identity.policy import policy_from_settings
 from streams.identity.reference import stitch
@@ -97,9 +98,7 @@ def wait_until_converged(client, settings: Settings, procs: list[TouchlineProces
 
 SESSION_COLUMNS = ("session_id", "session_key", "touches", "conversions", "revenue", "channels", "landing_event_id",
                    "last_event_id", "start_time", "end_time")
-SESSION_INPUT_COLUMNS = ("event_id", "event_type", "channel", "device_type", "event_time", "anonymous_id",
-                         "device_id", "campaign_id", "source", "medium", "page_url", "revenue", "profile_id",
-                         "identity_key")
+SESSION_INPUT_COLUMNS = JOURNEY_INPUT_COLUMNS
 
 
 def session_tuple(s: Session) -> tuple:
