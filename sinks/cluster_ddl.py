@@ -53,6 +53,10 @@ SHARDING_KEYS: dict[str, str] = {
     "sessions": "cityHash64(session_key)",
     # ORDER BY (profile_id, journey_id): every version and deletion of a journey shares its profile.
     "journeys": "cityHash64(profile_id)",
+    # AggregatingMergeTree, ORDER BY (hour, channel, event_type, campaign_id, device_type). Its
+    # materialized view writes on the shard of the touchpoint (by event_id); the states merge across
+    # shards at query time (uniqExact/uniq/maxMap), so where a row lands never changes a number.
+    "kpi_hourly_state": "cityHash64(hour, channel, event_type)",
     # Plain MergeTree, ORDER BY (run_id, ...): a run's row and its credits on one shard.
     "attribution_runs": "cityHash64(run_id)",
     "attribution_credits": "cityHash64(run_id)",
