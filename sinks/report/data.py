@@ -24,6 +24,8 @@ from typing import Generic, TypeVar
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from infra.exceptions import TouchlineError
+
 log = logging.getLogger(__name__)
 
 Row = TypeVar("Row")
@@ -222,10 +224,10 @@ def gather(client: Client, database: str, start: datetime, end: datetime,
         attribution=credits, attribution_window=window,
         funnel=_section("funnel", lambda: [
             FunnelStep(_int(r["step"]), _text(r["name"]), _int(r["profiles"]), _float(r["share_of_first"]))
-            for r in rows_of("funnel")]),
+            for r in rows_of("funnel")], lambda r: r.profiles),
         touches_to_convert=_section("touches_to_convert", lambda: [
             TouchBucket(_text(r["touches"]), _int(r["buyers"]), _float(r["share"]), _float(r["share_2_or_more"]))
-            for r in rows_of("touches_to_convert")]),
+            for r in rows_of("touches_to_convert")], lambda r: r.buyers),
         top_paths=_section("top_paths", lambda: [
             PathRow(_text(r["path"]), _int(r["journeys"]), _int(r["conversions"]), _float(r["conversion_rate"]),
                     _float(r["revenue"]))
@@ -236,18 +238,25 @@ def gather(client: Client, database: str, start: datetime, end: datetime,
         contact_frequency=_section("contact_frequency", lambda: [
             FrequencyBand(_text(r["frequency_band"]), _int(r["profile_weeks"]), _int(r["unsubscribes"]),
                           _float(r["unsubscribe_rate"]))
-            for r in rows_of("contact_frequency")]),
+            for r in rows_of("contact_frequency")], lambda r: r.profile_weeks),
         channels=_section("conversion_rate, revenue", lambda: _channels(
             rows_of("conversion_rate", by="channel"), rows_of("revenue", by="channel"))),
         experiments=_experiments(client, database, start, end, experiment_ids),
     )
 
 
-def _section(what: str, read: Callable[[], list[Row]], empty_note: str = NO_ROWS) -> Section[Row]:
+def _section(what: str, read: Callable[[], list[Row]], counts: Callable[[Row], int] | None = None,
+             empty_note: str = NO_ROWS) -> Section[Row]:
+    """The rows ``read`` returns; none when ``counts`` is 0 on every row (a KPI listing all its buckets or
+    steps, each at 0, for an empty range); a note instead when that or the query fails."""
     try:
         rows = read()
+        if counts is not None and not any(counts(r) for r in rows):
+            rows = []
     except FileNotFoundError as exc:
         return _failed(what, f"no KPI named {exc} in sinks/kpi/")
+    except TouchlineError as exc:  # sinks.kpi's KpiError: an unknown KPI, a parameter it lacks
+        return _failed(what, _first_line(exc))
     except KeyError as exc:
         return _failed(what, f"the query returned no column {exc}")
     except (ClickHouseError, ValueError, TypeError) as exc:
@@ -266,14 +275,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _channels(rates: list[dict[str, object]], revenue: list[dict[str, object]]) -> list[ChannelRow]:
-    """Both by-channel KPIs joined on ``dim``, in the conversion-rate query's order, then revenue-only channels."""
+    """Both by-channel KPIs joined on ``dim``, in the conversion-rate query's order, then revenue-only channels.
+
+    The revenue KPI lists the channels with orders: a channel it lacks had 0 orders and 0 revenue."""
     by_dim = {_text(r["dim"]): r for r in revenue}
     order = [_text(r["dim"]) for r in rates]
     order += [d for d in by_dim if d not in set(order)]
     rate_by_dim = {_text(r["dim"]): r for r in rates}
     out = []
     for dim in order:
-        rate, money = rate_by_dim.get(dim, {}), by_dim.get(dim, {})
+        rate, money = rate_by_dim.get(dim, {}), by_dim.get(dim, {"orders": 0, "revenue": 0})
         out.append(ChannelRow(dim, _int_or_none(rate.get("profiles")), _int_or_none(rate.get("converters")),
                               _float(rate.get("conversion_rate")), _int_or_none(money.get("orders")),
                               _float(money.get("revenue")), _float(money.get("avg_order_value"))))
@@ -338,7 +349,7 @@ def _experiments(client: Client, database: str, start: datetime, end: datetime,
     found = []
     for experiment_id in experiment_ids:
         section = _section(f"experiment {experiment_id}", lambda e=experiment_id: [
-            Variant(_text(r["variant"]), _int(r["profiles"]), _int(r["converters"]), _float(r["conversion_rate"]),
+            Variant(_text(r["variant"] if "variant" in r else r["variant_id"]), _int(r["profiles"]), _int(r["converters"]), _float(r["conversion_rate"]),
                     _float(r["cr_low"]), _float(r["cr_high"]), _float(r["revenue_per_profile"]),
                     _float(r["rpp_low"]), _float(r["rpp_high"]), _float(r["p_best_conversion"]),
                     _float(r["p_best_revenue"]))

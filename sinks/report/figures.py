@@ -21,7 +21,7 @@ from sinks.report.svg import PALETTE, figure, label, to_svg
 # The attribution registry's order (docs/attribution.md): simple rules first, data-driven last.
 MODEL_ORDER = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based", "time_decay",
                "markov", "shapley")
-TOP_PATHS_SHOWN = 15
+TOP_PATHS_SHOWN = 20  # top_paths.sql returns 20
 
 
 def _num(value: float | None) -> float:
