@@ -9,7 +9,7 @@ Field names, order, nullability and defaults match the schema exactly
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -21,7 +21,7 @@ from schemas.fields import (
 from schemas.validation import describe_validation_error, reject_reason_for
 
 __all__ = [
-    "AvroModel", "Channel", "Consent", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
+    "AvroModel", "Channel", "Consent", "ContactDecision", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
     "IdentityChange", "IdentityChangeKind",
     "LineItem", "RejectedEvent", "Session", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
 ]
@@ -290,3 +290,20 @@ class Journey(AvroModel):
     time_to_convert_ms: int | None = None
     value: Money
     emitted_at: UtcMillis
+
+
+class ContactDecision(AvroModel):
+    """May a profile be contacted on a channel (contact_decision.v1), see streams/optimization/decisions.py."""
+
+    avro_schema: ClassVar[str | None] = "contact_decision"
+
+    profile_id: str
+    channel: str
+    version: int
+    allowed: bool
+    reason: str
+    counts: dict[str, Annotated[int, Field(ge=0, le=2**31 - 1)]]
+    next_allowed_at: UtcMillis | None = None
+    decided_at: UtcMillis
+    caused_by_event_id: str | None = None
+    policy_version: str

@@ -24,8 +24,18 @@ CART_ADD, CART_REMOVE = "add_to_cart", "remove_from_cart"
 LAST_TOUCHES = 10
 
 
+CONSENT_CHANGE = "consent_change"
+EXTRA_PROPERTY_CHARS = 32
+
+
 def touch_extra(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The offer and cart lines of an enriched record, compact (None when it has neither)."""
+    """What the context and contact pressure need beyond the touch, compact (None when nothing).
+
+    ``o``/``d`` offer and discount, ``i`` cart lines; for contact pressure
+    (streams/optimization/pressure.py) ``c`` consent.marketing of a consent
+    change, ``u`` properties.channel (the channel an unsubscribe is about) and
+    ``r`` properties.direction (an outbound or inbound call), when present.
+    """
     extra: dict[str, Any] = {}
     if record.get("offer_id"):
         extra["o"] = record["offer_id"]
@@ -33,6 +43,12 @@ def touch_extra(record: dict[str, Any]) -> dict[str, Any] | None:
             extra["d"] = float(record["discount_percent"])
     if record.get("event_type") in (CART_ADD, CART_REMOVE) and record.get("items"):
         extra["i"] = [[i["sku"], int(i["quantity"]), str(i["unit_price"])] for i in record["items"]]
+    if record.get("event_type") == CONSENT_CHANGE and (record.get("consent") or {}).get("marketing") is not None:
+        extra["c"] = bool(record["consent"]["marketing"])
+    properties = record.get("properties") or {}
+    for key, short in (("channel", "u"), ("direction", "r")):
+        if properties.get(key):
+            extra[short] = str(properties[key])[:EXTRA_PROPERTY_CHARS].lower()
     return extra or None
 
 

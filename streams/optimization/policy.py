@@ -1,0 +1,314 @@
+"""The contact policy: how often each channel may contact a person, and what suppresses it (docs/optimization.md).
+
+A TOML file (``TOUCHLINE_CONTACT_POLICY_FILE``; unset = the defaults below),
+validated here. Everything a file leaves out keeps its default, channel by
+channel: a file with only ``[channels.sms] caps = [...]`` still caps email at
+5 per 7 days. ``infra/contact-policy.example.toml`` is an annotated example.
+
+- ``[channels.<name>]`` for email, sms, push, retargeting, call_center:
+  ``caps`` (a list of ``{window = "7d", max = 5}``), ``contact_events`` (the
+  event types that count as one outbound contact on this channel, a plain
+  name or ``{event_type = "call", directions = ["outbound", ""]}`` to match the
+  touch's ``properties.direction``, "" meaning absent), ``touch_channels``
+  (the touchpoint channels that belong to it) and ``marketing`` (a consent
+  withdrawal suppresses it);
+- ``[overall] caps``: contacts on all channels together;
+- ``[quiet_hours]``: ``start`` and ``end`` local hours (``start > end``
+  spans midnight), an IANA ``timezone`` (default UTC) and the ``channels``
+  they hold for (default all);
+- ``[suppression]``: the event types that unsubscribe, change consent or
+  subscribe again;
+- ``[segments.<name>]``: per-segment cap overrides. Validated and kept, NOT
+  applied yet: segments are a later slice of issue 7 (docs/optimization.md).
+
+Windows are ``<n>m``, ``<n>h``, ``<n>d`` or ``<n>w`` up to 90 days, the
+longest the journey state keeps touches (``TOUCHLINE_MAX_EVENT_AGE_DAYS``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from schemas.models import Channel
+from streams.optimization.exceptions import PolicyError
+
+CHANNELS = ("email", "sms", "push", "retargeting", "call_center")
+ChannelName = Literal["email", "sms", "push", "retargeting", "call_center"]
+SETTING = "TOUCHLINE_CONTACT_POLICY_FILE"
+
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
+MAX_WINDOW_MS = 90 * _UNIT_MS["d"]
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TOUCH_CHANNELS = frozenset(c.value for c in Channel)
+
+# The defaults: the issue's example (at most 5 emails and 2 SMS per 7 days), nothing else capped.
+DEFAULT_CHANNELS: dict[str, dict[str, Any]] = {
+    "email": {"caps": [{"window": "7d", "max": 5}], "contact_events": ["email_send"], "touch_channels": ["email"]},
+    "sms": {"caps": [{"window": "7d", "max": 2}], "contact_events": ["sms_send"], "touch_channels": ["sms"]},
+    "push": {"caps": [], "contact_events": ["push_send"], "touch_channels": ["push"]},
+    # Ad impressions are contacts only if a policy says so (retargeting frequency is the ad server's job first).
+    "retargeting": {"caps": [], "contact_events": [], "touch_channels": ["social", "display"]},
+    # Calls not marked inbound: the simulator's and most call-center feeds carry no direction at all.
+    "call_center": {"caps": [], "contact_events": [{"event_type": "call", "directions": ["outbound", ""]}],
+                    "touch_channels": ["call_center"]},
+}
+
+
+def duration_ms(label: str) -> int:
+    """``"24h"`` -> 86,400,000; ValueError for anything else."""
+    match = _DURATION.match(label)
+    if not match:
+        raise ValueError(f"{label!r} is not a duration: a number and m, h, d or w, e.g. 24h or 7d")
+    return int(match[1]) * _UNIT_MS[match[2]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cap(_Model):
+    window: str = Field(description="How far back contacts count: 30m, 24h, 7d, 2w (at most 90 days).")
+    max: int = Field(ge=0, le=100_000, description="Contacts allowed within the window; one more is suppressed.")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if duration_ms(value) > MAX_WINDOW_MS:
+            raise ValueError(f"{value!r} is longer than 90 days, the longest the stream keeps a profile's touches")
+        return value
+
+    @property
+    def window_ms(self) -> int:
+        return duration_ms(self.window)
+
+
+class ContactRule(_Model):
+    event_type: str
+    # Match the touch's properties.direction (lower case; "" = no direction); None = any.
+    directions: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_name(cls, value: Any) -> Any:
+        return {"event_type": value} if isinstance(value, str) else value
+
+    @field_validator("event_type")
+    @classmethod
+    def _event_type(cls, value: str) -> str:
+        if not _EVENT_TYPE.match(value):
+            raise ValueError(f"{value!r} is not an event type (snake_case, as producers send it)")
+        return value
+
+    def matches(self, event_type: str, direction: str) -> bool:
+        return event_type == self.event_type and (self.directions is None or direction in self.directions)
+
+
+class ChannelPolicy(_Model):
+    caps: list[Cap] = []
+    contact_events: list[ContactRule] = []
+    touch_channels: list[str] = []
+    marketing: bool = True  # a consent withdrawal (consent.marketing = false) suppresses it
+
+    @field_validator("touch_channels")
+    @classmethod
+    def _touch_channels(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - _TOUCH_CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown touchpoint channel(s) {unknown}: use {sorted(_TOUCH_CHANNELS)}")
+        return value
+
+
+class Channels(_Model):
+    email: ChannelPolicy
+    sms: ChannelPolicy
+    push: ChannelPolicy
+    retargeting: ChannelPolicy
+    call_center: ChannelPolicy
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        merged = dict(value)  # names that are no channel stay, for extra="forbid" to name them
+        for name in CHANNELS:
+            given = value.get(name, {})
+            merged[name] = {**DEFAULT_CHANNELS[name], **given} if isinstance(given, dict) else given
+        return merged
+
+    @model_validator(mode="after")
+    def _disjoint_touch_channels(self) -> Channels:
+        owner: dict[str, str] = {}
+        for name in CHANNELS:
+            for touch_channel in getattr(self, name).touch_channels:
+                if touch_channel in owner:
+                    raise ValueError(f"touchpoint channel {touch_channel!r} is in both {owner[touch_channel]}"
+                                     f".touch_channels and {name}.touch_channels")
+                owner[touch_channel] = name
+        return self
+
+
+class Overall(_Model):
+    caps: list[Cap] = []
+
+
+class QuietHours(_Model):
+    start: int = Field(ge=0, le=23, description="Local hour quiet hours begin (inclusive).")
+    end: int = Field(ge=0, le=23, description="Local hour they end (exclusive); below start = the next day.")
+    timezone: str = "UTC"
+    channels: list[ChannelName] = list(CHANNELS)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: quiet hours would be empty (or the whole day); "
+                             "remove [quiet_hours] to have none")
+        return self
+
+
+class Suppression(_Model):
+    # Suppresses the channel the touch belongs to (its properties.channel, else its channel), or every
+    # channel when that is no contact channel (a preference centre on the web).
+    unsubscribe_events: list[str] = ["unsubscribe"]
+    # consent.marketing = false suppresses every marketing channel; a later true lifts that (not unsubscribes).
+    consent_events: list[str] = ["consent_change"]
+    # Lifts an unsubscribe of the channel the touch belongs to (never all channels at once).
+    resubscribe_events: list[str] = ["subscription"]
+
+    @field_validator("unsubscribe_events", "consent_events", "resubscribe_events")
+    @classmethod
+    def _event_types(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _EVENT_TYPE.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not event types (snake_case, as producers send them)")
+        return value
+
+
+class SegmentOverride(_Model):
+    """Caps for members of one segment, used once segments exist (issue 7's later slice); not applied yet."""
+
+    channels: dict[ChannelName, list[Cap]] = {}
+    overall: list[Cap] | None = None
+
+
+class ContactPolicy(_Model):
+    channels: Channels = Field(default_factory=lambda: Channels.model_validate({}))
+    overall: Overall = Overall()
+    quiet_hours: QuietHours | None = None
+    suppression: Suppression = Suppression()
+    segments: dict[str, SegmentOverride] = {}
+
+    _version: str = PrivateAttr("")
+    _by_touch_channel: dict[str, str] = PrivateAttr(default_factory=dict)
+    _event_types: frozenset[str] = PrivateAttr(frozenset())
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, value: dict[str, SegmentOverride]) -> dict[str, SegmentOverride]:
+        bad = [name for name in value if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", name)]
+        if bad:
+            raise ValueError(f"segment names {bad} must be lower-case letters, digits, - and _")
+        return value
+
+    def model_post_init(self, context: Any) -> None:  # noqa: ARG002
+        self._version = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+        self._by_touch_channel = {tc: name for name in CHANNELS for tc in self.channel(name).touch_channels}
+        rules = {r.event_type for name in CHANNELS for r in self.channel(name).contact_events}
+        s = self.suppression
+        self._event_types = frozenset({*rules, *s.unsubscribe_events, *s.consent_events, *s.resubscribe_events})
+
+    @property
+    def version(self) -> str:
+        """A hash of the effective policy: the same rules, the same version, whatever the file's layout."""
+        return self._version
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Every event type the policy looks at (contacts, unsubscribes, consent, resubscribes)."""
+        return self._event_types
+
+    def channel(self, name: str) -> ChannelPolicy:
+        return getattr(self.channels, name)
+
+    def channel_of(self, touch_channel: str) -> str | None:
+        """The contact channel a touchpoint channel belongs to (social -> retargeting), or None."""
+        if touch_channel in CHANNELS:
+            return touch_channel
+        return self._by_touch_channel.get(touch_channel)
+
+    def windows(self) -> list[Cap]:
+        """Every window the caps use (one Cap per label, max unused), shortest first: what decisions count."""
+        labels = {cap.window: cap for name in CHANNELS for cap in self.channel(name).caps}
+        labels.update((cap.window, cap) for cap in self.overall.caps)
+        return sorted(labels.values(), key=lambda cap: (cap.window_ms, cap.window))
+
+
+DEFAULT_POLICY = ContactPolicy()
+
+
+def parse_policy(text: str, origin: str = "<text>") -> ContactPolicy:
+    """The policy in TOML ``text``; PolicyError naming ``origin``, the field and the problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"contact policy {origin}: not valid TOML: {exc}") from None
+    try:
+        return ContactPolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise PolicyError(f"contact policy {origin}: {problems}") from None
+
+
+def load_policy(path: Path) -> ContactPolicy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"contact policy {path}: no such file (set {SETTING} to an existing file, "
+                          "or unset it for the defaults)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"contact policy {path}: cannot read it: {exc}") from None
+    return parse_policy(text, str(path))
+
+
+def _problem(error: dict) -> str:
+    where = _location(error["loc"]) or "(top level)"
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden" and len(error["loc"]) == 2 and error["loc"][0] == "channels":
+        message = f"not a channel: use one of {', '.join(CHANNELS)}"
+    elif kind == "extra_forbidden":
+        message = "not a setting of the contact policy (misspelt? docs/optimization.md lists them)"
+    elif kind == "literal_error":
+        message = f"{error['input']!r} is not a channel: use one of {', '.join(CHANNELS)}"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _location(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in str(part) or str(part).startswith("function-"):  # pydantic's union/validator branch names
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out

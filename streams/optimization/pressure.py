@@ -1,0 +1,156 @@
+"""Contact pressure: may this profile be contacted on this channel now, and if not, why and until when.
+
+A pure function of the profile's stitched touches (all its devices and
+identifiers, as the journey state holds them) and the contact policy
+(streams/optimization/policy.py), evaluated at ``now_ms``:
+
+1. consent: the latest consent event (by event time) with
+   ``consent.marketing = false`` suppresses every marketing channel
+   (``consent_withdrawn``) until a later one says true;
+2. unsubscribes: an unsubscribe suppresses its channel
+   (``unsubscribed:<channel>``), or every channel when it came through no
+   contact channel, until a later resubscribe on that channel;
+3. caps: a channel with ``count >= max`` contacts in a window is suppressed
+   (``cap:<channel>:<window>:<max>``; ``cap:all:...`` for the overall caps)
+   until enough of them age out: with the 5-per-7-days cap the 5th email is
+   allowed, and after it the 6th is suppressed until 7 days after the oldest;
+4. quiet hours (only if asked: the decision topic leaves them out, they
+   depend on the clock, not on touches): ``quiet_hours`` until they end.
+
+A contact counts while ``now - window < t``, so at ``t + window`` exactly it
+no longer does. ``next_allowed_at`` is the earliest time every cap blocking
+now is released and quiet hours are over (None for consent and unsubscribe:
+no time lifts those, and for a cap of 0).
+
+Touch extras used (streams/journeys/context.py ``touch_extra``): ``c``
+consent.marketing, ``u`` properties.channel, ``r`` properties.direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time as clock_time, timedelta
+from zoneinfo import ZoneInfo
+
+from streams.optimization.policy import CHANNELS, Cap, ContactPolicy
+from streams.sessions.touches import Touch
+
+ALLOWED = "within_caps"
+NO_CONTACTS = "no_contacts_on_record"
+CONSENT_WITHDRAWN = "consent_withdrawn"
+QUIET_HOURS = "quiet_hours"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    counts: dict[str, int] = field(default_factory=dict)  # window -> this channel's contacts; all:<window> -> all
+    next_allowed_at: int | None = None  # ms since the epoch
+
+    @property
+    def kind(self) -> str:
+        """The metric's ``decision`` label: allow, suppress_cap, suppress_unsubscribed, ..."""
+        if self.allowed:
+            return "allow"
+        return {"cap": "suppress_cap", "unsubscribed": "suppress_unsubscribed", CONSENT_WITHDRAWN: "suppress_consent",
+                QUIET_HOURS: "suppress_quiet_hours"}.get(self.reason.split(":", 1)[0], "suppress_other")
+
+
+def contact_decisions(touches: Iterable[Touch], extras: Mapping[str, dict], now_ms: int, policy: ContactPolicy,
+                      *, quiet_hours: bool = True) -> dict[str, Decision]:
+    """One decision per contact channel (policy.CHANNELS order); ``extras``: event id -> touch extra."""
+    relevant = sorted({t.event_id: t for t in touches if t.event_type in policy.event_types}.values(),
+                      key=lambda t: (t.t, t.event_id))
+    sent: dict[str, list[int]] = {name: [] for name in CHANNELS}
+    sent_any: list[int] = []
+    unsubscribed: set[str] = set()
+    withdrawn = False
+    rules = policy.suppression
+    for touch in relevant:
+        extra = extras.get(touch.event_id) or {}
+        direction = str(extra.get("r", "")).lower()
+        counted = False
+        for name in CHANNELS:
+            ch = policy.channel(name)
+            if touch.channel in ch.touch_channels and any(r.matches(touch.event_type, direction)
+                                                          for r in ch.contact_events):
+                sent[name].append(touch.t)
+                counted = True
+        if counted:
+            sent_any.append(touch.t)
+        if touch.event_type in rules.unsubscribe_events:
+            target = _target(touch, extra, policy)
+            unsubscribed |= set(CHANNELS) if target is None else {target}
+        if touch.event_type in rules.resubscribe_events:
+            unsubscribed.discard(_target(touch, extra, policy))
+        if touch.event_type in rules.consent_events and isinstance(extra.get("c"), bool):
+            withdrawn = not extra["c"]
+    windows = policy.windows()
+    overall_counts = {f"all:{cap.window}": _in_window(sent_any, cap, now_ms) for cap in policy.overall.caps}
+    quiet = policy.quiet_hours if quiet_hours else None
+    decisions = {}
+    for name in CHANNELS:
+        counts = {cap.window: _in_window(sent[name], cap, now_ms) for cap in windows} | overall_counts
+        if withdrawn and policy.channel(name).marketing:
+            decisions[name] = Decision(False, CONSENT_WITHDRAWN, counts)
+            continue
+        if name in unsubscribed:
+            decisions[name] = Decision(False, f"unsubscribed:{name}", counts)
+            continue
+        blocks = [(_release(sent[name], cap, now_ms), f"cap:{name}:{cap.window}:{cap.max}")
+                  for cap in policy.channel(name).caps]
+        blocks += [(_release(sent_any, cap, now_ms), f"cap:all:{cap.window}:{cap.max}") for cap in policy.overall.caps]
+        blocks = [b for b in blocks if b[0] != 0]
+        if any(release is None for release, _ in blocks):  # a cap of 0: the channel is off
+            decisions[name] = Decision(False, next(r for t, r in blocks if t is None), counts)
+            continue
+        until = max(blocks, default=None)
+        in_quiet = quiet is not None and name in quiet.channels
+        if until is not None:
+            end = _quiet_end(max(until[0], now_ms), quiet) if in_quiet else None
+            decisions[name] = Decision(False, until[1], counts, end or until[0])
+            continue
+        end = _quiet_end(now_ms, quiet) if in_quiet else None
+        decisions[name] = Decision(True, ALLOWED, counts) if end is None else Decision(False, QUIET_HOURS, counts, end)
+    return decisions
+
+
+def _target(touch: Touch, extra: dict, policy: ContactPolicy) -> str | None:
+    """The contact channel an (un)subscribe is about: its properties.channel, else its own channel."""
+    hint = extra.get("u")
+    return (policy.channel_of(hint) if isinstance(hint, str) else None) or policy.channel_of(touch.channel)
+
+
+def _in_window(times: list[int], cap: Cap, now_ms: int) -> int:
+    start = now_ms - cap.window_ms
+    return sum(1 for t in times if t > start)
+
+
+def _release(times: list[int], cap: Cap, now_ms: int) -> int | None:
+    """When the cap stops blocking: 0 if it does not block now, None if never (a cap of 0)."""
+    start = now_ms - cap.window_ms
+    inside = [t for t in times if t > start]  # times are in event-time order
+    if len(inside) < cap.max:
+        return 0
+    if cap.max == 0:
+        return None
+    return inside[len(inside) - cap.max] + cap.window_ms  # then max - 1 remain
+
+
+def in_quiet_hours(ms: int, quiet) -> bool:  # noqa: ANN001 - policy.QuietHours
+    hour = datetime.fromtimestamp(ms / 1000, ZoneInfo(quiet.timezone)).hour
+    if quiet.start < quiet.end:
+        return quiet.start <= hour < quiet.end
+    return hour >= quiet.start or hour < quiet.end
+
+
+def _quiet_end(ms: int, quiet) -> int | None:  # noqa: ANN001 - policy.QuietHours
+    """When the quiet hours holding at ``ms`` end (None if they do not hold)."""
+    if quiet is None or not in_quiet_hours(ms, quiet):
+        return None
+    zone = ZoneInfo(quiet.timezone)
+    local = datetime.fromtimestamp(ms / 1000, zone)
+    day = local.date() if local.hour < quiet.end else local.date() + timedelta(days=1)
+    return int(datetime.combine(day, clock_time(quiet.end), zone).timestamp() * 1000)
