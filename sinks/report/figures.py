@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from matplotlib.dates import AutoDateLocator, DateFormatter
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import PercentFormatter, StrMethodFormatter
 
 from sinks.report.data import (
     ChannelRow, Credit, DayShare, Experiment, FrequencyBand, FunnelStep, PathRow, TouchBucket,
@@ -39,6 +39,15 @@ def _tag(bars, series: str) -> None:  # noqa: ANN001 - a BarContainer
 
 def _percent_axis(axis) -> None:  # noqa: ANN001
     axis.set_major_formatter(PercentFormatter(100, decimals=None))
+
+
+def _rate_ticks(ax) -> None:  # noqa: ANN001 - headroom above 100% holds bar labels, ticks stop at 100%
+    ax.set_ylim(bottom=0)
+    ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= 100])
+
+
+def _thousands(axis) -> None:  # noqa: ANN001
+    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
 def model_order(models: set[str]) -> list[str]:
@@ -88,6 +97,7 @@ def funnel(rows: Sequence[FunnelStep]) -> str:
         texts = [f" {r.profiles:,} ({_pct(r.share_of_first):.1f}%)" for r in rows]
         ax.bar_label(bars, labels=texts, fontsize=8)
         ax.margins(x=0.22)
+        _thousands(ax.xaxis)
         ax.set_xlabel("profiles")
         ax.set_ylabel("funnel step")
         ax.set_title("Conversion funnel")
@@ -164,6 +174,7 @@ def contact_frequency(rows: Sequence[FrequencyBand]) -> str:
         ax.bar_label(bars, labels=[f"{_pct(r.unsubscribe_rate):.2f}%\n{r.profile_weeks:,} pw" for r in rows],
                      fontsize=8)
         ax.margins(y=0.25)
+        _rate_ticks(ax)
         _percent_axis(ax.yaxis)
         ax.set_xlabel("contacts per profile and week (band)")
         ax.set_ylabel("unsubscribe rate")
@@ -178,11 +189,13 @@ def channels(rows: Sequence[ChannelRow]) -> str:
     with figure(min(14.0, max(8.0, 0.5 * len(rows) + 3)), 3.8, ncols=2) as (fig, (left, right)):
         bars = left.bar(names, [_pct(r.conversion_rate) for r in rows], color=PALETTE[0])
         _tag(bars, "conversion-rate")
+        _rate_ticks(left)
         _percent_axis(left.yaxis)
         left.set_ylabel("conversion rate (converters / profiles)")
         left.set_title("Conversion rate by channel")
         bars = right.bar(names, [_num(r.revenue) for r in rows], color=PALETTE[2])
         _tag(bars, "revenue")
+        _thousands(right.yaxis)
         right.set_ylabel("revenue")
         right.set_title("Revenue by channel")
         for ax in (left, right):
