@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import math
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -191,7 +192,7 @@ def _experiment(exp: Experiment, index: int, data: ReportData) -> str:
         return f'{title}\n<p class="note">{esc(exp.note or NO_ROWS)}</p>'
     what = ("Left: each variant's conversion rate with its confidence interval (error bars). Right: the "
             "probability that the variant is best, by conversion rate and by revenue per profile.")
-    query = (f"touchline kpi experiment --id {exp.experiment_id} --from {_iso(data.start)} --to {_iso(data.end)} "
+    query = (f"touchline kpi experiment --id {shlex.quote(exp.experiment_id)} --from {_iso(data.start)} --to {_iso(data.end)} "
              "(sinks/kpi/experiments.py)")
     return (f"{title}\n" + _figure(figures.experiment(exp, index), what, query) + "\n"
             + table(f"experiment:{exp.experiment_id}", f"Variants of experiment {exp.experiment_id}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from sinks.report.read import read_tables
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -49,8 +51,6 @@ def tables(page: ET.Element) -> dict[str, tuple[list[str], list[list[ET.Element]
     return out
 
 
-def column(page: ET.Element, table: str, name: str) -> list[str | None]:
-    """The exact values (data-value, else the text; None for n/a) of one column."""
-    head, rows = tables(page)[table]
-    i = head.index(name)
-    return [None if row[i].get("class") == "na" else row[i].get("data-value", row[i].text) for row in rows]
+def column(page: str, table: str, name: str) -> list[str | None]:
+    """One column of a table, exact values (``sinks.report.read.read_tables``)."""
+    return [row[name] for row in read_tables(page)[table]]

@@ -46,20 +46,20 @@ def test_header_names_database_range_and_generation_time() -> None:
 
 
 def test_tables_carry_the_exact_numbers() -> None:
-    assert column(ROOT, "funnel", "profiles") == ["1000", "600", "250", "90"]
-    assert column(ROOT, "funnel", "share_of_first") == ["1.0", "0.6", "0.25", "0.09"]
-    assert column(ROOT, "touches_to_convert", "touches")[-1] == "10+"
-    assert column(ROOT, "top_paths", "revenue") == ["4500.5", "2999.99", None]  # n/a shown for NULL
-    assert column(ROOT, "cross_device_share", "day")[0] == "2026-01-01"
-    assert column(ROOT, "contact_frequency", "unsubscribe_rate") == ["0.004", "0.01", "0.04", "0.15"]
-    assert column(ROOT, "channels", "conversion_rate") == ["0.1", "0.1", None]
+    assert column(PAGE, "funnel", "profiles") == ["1000", "600", "250", "90"]
+    assert column(PAGE, "funnel", "share_of_first") == ["1.0", "0.6", "0.25", "0.09"]
+    assert column(PAGE, "touches_to_convert", "touches")[-1] == "10+"
+    assert column(PAGE, "top_paths", "revenue") == ["4500.5", "2999.99", None]  # n/a shown for NULL
+    assert column(PAGE, "cross_device_share", "day")[0] == "2026-01-01"
+    assert column(PAGE, "contact_frequency", "unsubscribe_rate") == ["0.004", "0.01", "0.04", "0.15"]
+    assert column(PAGE, "channels", "conversion_rate") == ["0.1", "0.1", None]
     head, rows = tables(ROOT)["attribution"]
     assert head == ["channel", *MODELS]
     by_channel = {row[0].text: [float(td.get("data-value")) for td in row[1:]] for row in rows}
     for m, model in enumerate(MODELS):
         for c, channel in enumerate(CHANNELS):
             assert by_channel[channel][m] == 1 + m + 2 * c
-    assert column(ROOT, "experiment:checkout_button", "p_best_conversion") == ["0.2", "0.8"]
+    assert column(PAGE, "experiment:checkout_button", "p_best_conversion") == ["0.2", "0.8"]
 
 
 def test_cells_show_rates_in_percent_and_money_with_two_decimals() -> None:
@@ -125,3 +125,14 @@ def test_a_failed_section_says_why_and_the_others_still_render() -> None:
 
 def _sections_of(root) -> dict:  # noqa: ANN001
     return {s.get("id"): s for s in root.iter("section")}
+
+
+def test_read_tables_gives_every_table_with_exact_values() -> None:
+    from sinks.report.read import read_tables
+
+    read = read_tables(PAGE)
+    assert set(read) == {"attribution", "funnel", "touches_to_convert", "top_paths", "cross_device_share",
+                         "contact_frequency", "channels", "experiment:checkout_button", f"experiment:{HOSTILE}"}
+    assert read["top_paths"][1] == {"path": f"email > {HOSTILE}", "journeys": "120", "conversions": "30",
+                                    "conversion_rate": "0.25", "revenue": "2999.99"}
+    assert read["channels"][2]["conversion_rate"] is None
