@@ -71,8 +71,9 @@ SESSIONS_OPEN = Gauge(
     ["partition"])
 SUPPRESSION_DECISIONS = Counter(
     "touchline_suppression_decisions_total",
-    "Contact suppression decisions per channel and decision (e.g. allow, suppress_cap, suppress_conflict). "
-    "Declared for issue 7 (live optimization), whose stage fills it; no series until then.",
+    "Contact decisions per channel and decision (allow, suppress_cap, suppress_unsubscribed, suppress_consent, "
+    "suppress_quiet_hours): one per decision the journey stage emits to decisions.contact (a change) and per "
+    "can_contact answer (docs/optimization.md).",
     ["channel", "decision"])
 READY = Gauge(
     "touchline_worker_ready",

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     journey_lookback_days: float = Field(30, gt=0, le=90, description="A journey starts at most this long "
                                          "before its conversion.")
 
+    # -- live optimization (docs/optimization.md) -----------------------------------------
+    contact_policy_file: Path | None = Field(
+        None, description="TOML contact policy: caps per channel and overall, quiet hours, what suppresses "
+        "(infra/contact-policy.example.toml); unset = at most 5 emails and 2 SMS per 7 days. Workers re-read it "
+        "within seconds of a change or on SIGHUP; an invalid file keeps the policy in force (logged).",
+    )
+
     # -- ClickHouse ---------------------------------------------------------------
     clickhouse_url: str | None = Field(
         None, description="http(s)://host:port of ClickHouse; unset = the local `touchline store`."

@@ -60,6 +60,8 @@ SHARDING_KEYS: dict[str, str] = {
     # Plain MergeTree, ORDER BY (run_id, ...): a run's row and its credits on one shard.
     "attribution_runs": "cityHash64(run_id)",
     "attribution_credits": "cityHash64(run_id)",
+    # ORDER BY (profile_id, channel, version): a profile's decisions (and their replays) on one shard.
+    "contact_decisions": "cityHash64(profile_id)",
 }
 
 LOCAL_SUFFIX = "_local"

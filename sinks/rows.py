@@ -32,6 +32,11 @@ JOURNEY_COLUMNS = (
     "conversion_type", "conversion_channel", "time_to_convert_ms", "value", "emitted_at",
 )
 
+CONTACT_DECISION_COLUMNS = (
+    "profile_id", "channel", "version", "allowed", "reason", "counts", "next_allowed_at", "decided_at",
+    "caused_by_event_id", "policy_version",
+)
+
 REJECT_COLUMNS = (
     "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
     "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
@@ -83,3 +88,7 @@ def session_row(record: dict[str, Any]) -> tuple:
 
 def journey_row(record: dict[str, Any]) -> tuple:
     return tuple(record.get(c) for c in JOURNEY_COLUMNS)
+
+
+def contact_decision_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in CONTACT_DECISION_COLUMNS)

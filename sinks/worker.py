@@ -15,8 +15,9 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
 from sinks.rows import (
-    IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS, REJECT_COLUMNS, SESSION_COLUMNS, TOUCHPOINT_COLUMNS, identity_change_row,
-    journey_row, reject_row, session_row, touchpoint_row,
+    CONTACT_DECISION_COLUMNS, IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS, REJECT_COLUMNS, SESSION_COLUMNS,
+    TOUCHPOINT_COLUMNS, contact_decision_row, identity_change_row, journey_row, reject_row, session_row,
+    touchpoint_row,
 )
 from sinks.runner import Route, SinkRunner
 from streams.ingest import Source, dead_letter
@@ -55,6 +56,8 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     identity = ClickHouseSink(client_factory, f"{database}.identity_changes", IDENTITY_CHANGE_COLUMNS, retry_after)
     sessions = ClickHouseSink(client_factory, f"{database}.sessions", SESSION_COLUMNS, retry_after)
     journeys = ClickHouseSink(client_factory, f"{database}.journeys", JOURNEY_COLUMNS, retry_after)
+    decisions = ClickHouseSink(client_factory, f"{database}.contact_decisions", CONTACT_DECISION_COLUMNS,
+                               retry_after)
 
     def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[Message], tuple]:
         decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
@@ -108,6 +111,8 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
                                           undecodable("identity change")),
             names.sessions: Route(decoded("session", 64 * 1024, session_row), sessions, undecodable("session")),
             names.journeys: Route(decoded("journey", 256 * 1024, journey_row), journeys, undecodable("journey")),
+            names.contact_decisions: Route(decoded("contact_decision", 16 * 1024, contact_decision_row), decisions,
+                                           undecodable("contact decision")),
             names.rejects: Route(decoded("rejected_event", settings.max_payload_bytes * 4, reject_row), rejects,
                                  reject_undecodable),
         },

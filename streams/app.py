@@ -13,6 +13,7 @@ from infra.settings import Settings
 from streams.identity.policy import IdentityPolicy, policy_from_settings
 from streams.ingest import IngestRules
 from streams.kafka_config import faust_broker_kwargs
+from streams.optimization.reload import PolicySource, reload_on_sighup
 from streams.topics import TopicNames
 
 
@@ -35,6 +36,8 @@ class Pipeline:
     probes: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     # Refresh gauges computed from in-memory state, before each GET /metrics.
     scrape_hooks: list[Callable[[], None]] = field(default_factory=list)
+    # The contact policy in force (streams/optimization): the journey stage's decisions and the HTTP check.
+    contact_policy: PolicySource = field(default_factory=lambda: PolicySource(None))
 
 
 def create_app(settings: Settings) -> Pipeline:
@@ -90,7 +93,13 @@ def create_app(settings: Settings) -> Pipeline:
         rejects=raw_topic(names.rejects),
         rules=rules,
         policy=policy_from_settings(settings),
+        contact_policy=PolicySource(settings.contact_policy_file),  # an unusable file stops the worker here
     )
+
+    @app.task
+    async def reload_contact_policy_on_sighup() -> None:
+        reload_on_sighup(pipeline.contact_policy)
+
     from streams.stages import context_web, identity, ingest, journeys, ops_web, sessions  # stages attach agents to the pipeline's app
 
     ingest.attach(pipeline)

@@ -47,6 +47,7 @@ class TopicNames:
     session_ticks: str
     journey_inputs: str
     journeys: str
+    contact_decisions: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -61,6 +62,7 @@ class TopicNames:
             session_ticks=settings.topic("sessions.ticks"),
             journey_inputs=settings.topic("journeys.inputs"),
             journeys=settings.topic("journeys"),
+            contact_decisions=settings.topic("decisions.contact"),
         )
 
 
@@ -147,6 +149,17 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
             "Journeys and their later versions or deletions (Avro journey), keyed by profile id.",
+        ),
+        # Keyed by profile id, so a profile's decisions stay in order. Delete, not compact: a profile has one
+        # decision per channel under one key, and compaction would keep only its last channel's. A consumer
+        # starting cold reads contact_decisions_latest (ClickHouse) or the HTTP check, then follows the topic.
+        TopicSpec(
+            names.contact_decisions,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Contact decisions (Avro contact_decision): allowed or suppressed per profile and channel, with the "
+            "reason, keyed by profile id (docs/optimization.md).",
         ),
         # The tables' changelogs are created here, before any worker starts, not by Faust at start-up:
         # a worker that subscribed before Faust had created one never recovered that table when its

@@ -103,3 +103,21 @@ def http_answer(profile_id: str | None, channel: str, decision: Decision, policy
         "next_allowed_at": None if decision.next_allowed_at is None else iso(decision.next_allowed_at),
         "policy_version": policy_version,
     }
+
+
+def touch_of_message(msg: dict) -> str | None:
+    """The event id of the (newest) touch a journey message brings, if any: what a decision is caused by."""
+    if msg.get("op") == "t":
+        return msg["x"][0][1]
+    if msg.get("op") == "a" and msg.get("x"):
+        return msg["x"][-1][0][1]
+    return None
+
+
+def changed_records(state: dict, decided_at: datetime, caused_by: str | None,
+                    policy: ContactPolicy) -> list[tuple[dict[str, Any], Decision]]:
+    """The Avro records (and decisions) to emit for a profile whose touches changed; updates the registry."""
+    now_ms = int(decided_at.timestamp() * 1000)
+    decisions = profile_decisions(state, now_ms, policy, quiet_hours=False)  # quiet hours: the clock's, not touches'
+    return [(decision_record(state["p"], channel, version, decision, decided_at, caused_by, policy.version), decision)
+            for channel, version, decision in emissions(state, decisions, policy)]

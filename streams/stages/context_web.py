@@ -1,12 +1,18 @@
-"""Live profile context over HTTP, served by every worker (Faust web views).
+"""Live profile context and the contact check over HTTP, served by every worker (Faust web views).
 
     GET /profiles/<profile id>/context/
     GET /identifiers/<kind:value>/context/    e.g. loyalty_id:L-1, user_id:u-7, email:ann@example.com
+    GET /profiles/<profile id>/can_contact/<channel>/
+    GET /identifiers/<kind:value>/can_contact/<channel>/    channel: email, sms, push, retargeting, call_center
 
 A call-center agent or a store clerk gets, in one JSON document, the
 profile's last touches, its open session, open cart, last offer shown and
-the journey under way (streams/journeys/context.py). A raw email or phone is
-hashed here exactly as ingest hashes it; it is neither logged nor stored.
+the journey under way (streams/journeys/context.py). A channel backend asks
+whether one more contact is within the contact policy now
+(streams/optimization, docs/optimization.md): ``{"allowed", "reason",
+"counts", "next_allowed_at", ...}``; a profile or identifier with no touches
+on record may be contacted (``no_contacts_on_record``). A raw email or phone
+is hashed here exactly as ingest hashes it; it is neither logged nor stored.
 
 Any worker answers: the request goes to the worker that owns the key's
 partition (the identity table's for an identifier, then the journey table's
@@ -18,19 +24,24 @@ owner is found here from the table's assignment (``Router.table_metadata``).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import faust
 from aiokafka.partitioner import murmur2
 from faust.web import Request, Response, View
 
+from infra import metrics
 from streams.identity.identifiers import KINDS
 from streams.identity.protocol import profile_of
-from streams.journeys.context import profile_context
+from streams.journeys.context import _iso as iso, profile_context
+from streams.optimization.decisions import http_answer, profile_decisions
+from streams.optimization.policy import CHANNELS
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 from streams.sessions.policy import session_policy_from_settings
 
 PROXY_TIMEOUT_S = 2.0
+Answer = Callable[[View, "str | None", "dict | None"], Response]  # (view, profile id, its journey state)
 
 
 class NotReady(Exception):
@@ -74,43 +85,81 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         async with app.http_client.get(host.rstrip("/") + path, timeout=timeout) as response:
             return view.text(await response.text(), content_type=response.content_type, status=response.status)
 
-    def local_context(view: View, profile_id: str) -> Response:
-        state = journeys.get(profile_id)
+    def unavailable(view: View, exc: Exception) -> Response:
+        return view.json({"error": f"{exc}; retry in a few seconds"}, status=503)
+
+    async def on_profile(view: View, profile_id: str, suffix: str, answer: Answer) -> Response:
+        """``answer(view, profile id, journey state or None)`` on the worker owning the profile."""
+        host = owner(journeys, profile_id)
+        if host is None:
+            return answer(view, profile_id, journeys.get(profile_id))
+        return await forward(view, host, f"/profiles/{profile_id}/{suffix}")
+
+    async def on_identifier(view: View, identifier: str, suffix: str, answer: Answer,
+                            unknown: Callable[[View, str], Response]) -> Response:
+        """The identifier's profile, found on the identity table's owner, then answered by the profile's owner."""
+        try:
+            key = identifier_key(identifier, settings.phone_default_country_code)
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        host = owner(identity, key)
+        if host is not None:
+            return await forward(view, host, f"/identifiers/{key}/{suffix}")
+        state = identity.get(key)
+        if state is None:
+            return unknown(view, key)
+        return await on_profile(view, profile_of(key, state), suffix, answer)
+
+    async def guarded(view: View, answering: Awaitable[Response]) -> Response:
+        try:
+            return await answering
+        except (NotReady, aiohttp.ClientError, TimeoutError) as exc:
+            return unavailable(view, exc)
+
+    # -- the profile context -------------------------------------------------------------------
+    def context(view: View, profile_id: str, state: dict | None) -> Response:
         if state is None:
             return view.json({"error": f"profile {profile_id} has no touches on record"}, status=404)
         return view.json(profile_context(state, int(time.time() * 1000), policy))
 
-    async def context_of(view: View, profile_id: str) -> Response:
-        host = owner(journeys, profile_id)
-        if host is None:
-            return local_context(view, profile_id)
-        return await forward(view, host, f"/profiles/{profile_id}/context/")
-
-    def unavailable(view: View, exc: Exception) -> Response:
-        return view.json({"error": f"{exc}; retry in a few seconds"}, status=503)
+    def unknown_identifier(view: View, key: str) -> Response:
+        return view.json({"error": f"identifier {key.split(':', 1)[0]} not known"}, status=404)
 
     @app.page("/profiles/{profile_id}/context/")
     class ProfileContext(View):
         async def get(self, request: Request, profile_id: str) -> Response:  # noqa: ARG002
-            try:
-                return await context_of(self, profile_id)
-            except (NotReady, aiohttp.ClientError, TimeoutError) as exc:
-                return unavailable(self, exc)
+            return await guarded(self, on_profile(self, profile_id, "context/", context))
 
     @app.page("/identifiers/{identifier}/context/")
     class IdentifierContext(View):
         async def get(self, request: Request, identifier: str) -> Response:  # noqa: ARG002
-            try:
-                key = identifier_key(identifier, settings.phone_default_country_code)
-            except ValueError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            try:
-                host = owner(identity, key)
-                if host is not None:
-                    return await forward(self, host, f"/identifiers/{key}/context/")
-                state = identity.get(key)
-                if state is None:
-                    return self.json({"error": f"identifier {key.split(':', 1)[0]} not known"}, status=404)
-                return await context_of(self, profile_of(key, state))
-            except (NotReady, aiohttp.ClientError, TimeoutError) as exc:
-                return unavailable(self, exc)
+            return await guarded(self, on_identifier(self, identifier, "context/", context, unknown_identifier))
+
+    # -- can_contact (docs/optimization.md) ----------------------------------------------------------
+    def can_contact(channel: str) -> Answer:
+        def answer(view: View, profile_id: str | None, state: dict | None) -> Response:
+            contact_policy = pipeline.contact_policy.current()
+            decision = profile_decisions(state, int(time.time() * 1000), contact_policy)[channel]
+            metrics.SUPPRESSION_DECISIONS.labels(channel=channel, decision=decision.kind).inc()
+            return view.json(http_answer(profile_id, channel, decision, contact_policy.version, iso))
+        return answer
+
+    def bad_channel(view: View, channel: str) -> Response:
+        return view.json({"error": f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)}"}, status=400)
+
+    @app.page("/profiles/{profile_id}/can_contact/{channel}/")
+    class ProfileCanContact(View):
+        async def get(self, request: Request, profile_id: str, channel: str) -> Response:  # noqa: ARG002
+            if channel not in CHANNELS:
+                return bad_channel(self, channel)
+            return await guarded(self, on_profile(self, profile_id, f"can_contact/{channel}/", can_contact(channel)))
+
+    @app.page("/identifiers/{identifier}/can_contact/{channel}/")
+    class IdentifierCanContact(View):
+        async def get(self, request: Request, identifier: str, channel: str) -> Response:  # noqa: ARG002
+            if channel not in CHANNELS:
+                return bad_channel(self, channel)
+            answer = can_contact(channel)
+            # An identifier never seen is a person with no contact on record: they may be contacted.
+            return await guarded(self, on_identifier(self, identifier, f"can_contact/{channel}/", answer,
+                                                     lambda view, _key: answer(view, None, None)))

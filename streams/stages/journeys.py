@@ -1,13 +1,14 @@
-"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows, per profile.
+"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows and contact decisions, per profile.
 
 The identity stage sends each touch to its identifier's profile of the moment
 and a move when an identifier changes profile (streams/journeys/routing.py);
 this stage keeps each profile's touches in slots per identifier, passes moved
-slots on, and recomputes the profile's journeys (streams/journeys/state.py).
+slots on, and recomputes the profile's journeys (streams/journeys/state.py) and
+its contact decisions, emitting those that changed (streams/optimization/decisions.py).
 
 Per batch of messages, the order of writes is what makes replays safe:
-messages to other profiles and journey rows are produced and *delivered*
-first, the profile states after. A worker killed in between leaves the old
+messages to other profiles, journey rows and contact decisions are produced
+and *delivered* first, the profile states after. A worker killed in between leaves the old
 state, and the replayed batch recomputes the same messages and rows (same
 versions; receivers and ClickHouse collapse them). A state written means its
 outputs are in Kafka, so a replay that finds nothing to change loses nothing.
@@ -19,10 +20,12 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 
+from infra import metrics
 from schemas.wire import AvroEncoder
 from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
+from streams.optimization.decisions import changed_records, touch_of_message
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.batches import each_batch
@@ -36,6 +39,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     app, settings, names = pipeline.app, pipeline.settings, pipeline.names
     policy = session_policy_from_settings(settings)
     journey_encoder = AvroEncoder("journey")
+    decision_encoder = AvroEncoder("contact_decision")
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-journeys",
@@ -51,7 +55,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     async def assemble_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         now = datetime.now(timezone.utc)
-        touched: dict[str, list] = {}  # profile -> [state, partition, event, changed]
+        touched: dict[str, list] = {}  # profile -> [state, partition, event, changed, newest touch's event id]
         sends: list[tuple[str, dict]] = []
         for event in events:
             set_current_event(event)
@@ -64,7 +68,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 entry = touched.get(profile)
                 if entry is None:
                     entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
-                                                event, False]
+                                                event, False, None]
                 out, changed = apply(entry[0], msg)
             except Exception as exc:  # foreign or broken input must not stop the partition
                 log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
@@ -73,21 +77,33 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                                          "journeys", now)
                 continue
             entry[2], entry[3] = event, entry[3] or changed
+            if changed:
+                entry[4] = touch_of_message(msg) or entry[4]
             sends.extend(out)
         deliveries = []
         for target, msg in sends:
             deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
+        contact_policy = pipeline.contact_policy.current()
         for profile, entry in touched.items():
             rows = settle(entry[0], policy)
+            touches_changed = entry[3]
             entry[3] = entry[3] or bool(rows)
             for row in rows:
                 value = journey_encoder.encode(journey_record(row, now))
                 deliveries.append(await output.send(names.journeys, profile.encode(), value))
+            # Contact decisions that changed with the touches (docs/optimization.md), delivered with the rows:
+            # the state that remembers them is written only after.
+            decisions = changed_records(entry[0], now, entry[4], contact_policy) if touches_changed else []
+            entry[3] = entry[3] or bool(decisions)
+            for record, decision in decisions:
+                value = decision_encoder.encode(record)
+                deliveries.append(await output.send(names.contact_decisions, profile.encode(), value))
+                metrics.SUPPRESSION_DECISIONS.labels(channel=record["channel"], decision=decision.kind).inc()
         results = await asyncio.gather(*deliveries, return_exceptions=True)
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:  # the states stay unwritten and the batch uncommitted: it is re-read
             raise failed
-        for profile, (state, partition, event, changed) in touched.items():
+        for profile, (state, partition, event, changed, _) in touched.items():
             if changed:
                 set_current_event(event)
                 await states.put(profile, state, partition)
