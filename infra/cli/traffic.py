@@ -1,4 +1,4 @@
-"""`touchline produce | simulate | kpi | demo | bench`: feed the pipeline and look at the result."""
+"""`touchline produce | simulate | demo | bench`: feed the pipeline and look at the result (`kpi`: infra/cli/kpi.py)."""
 
 from __future__ import annotations
 
@@ -70,23 +70,6 @@ def simulate(lazy, events, people, seed, days, malformed_share, rate, truth) -> 
                f"in {report.seconds:.1f}s" + (f"; truth in {truth}" if truth else ""), err=True)
 
 
-@click.command()
-@click.argument("name", default="channel_summary")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@pass_settings
-def kpi(lazy, name: str, fmt: str) -> None:  # noqa: ANN001
-    """Run KPI query NAME (a file in sinks/kpi/, e.g. channel_summary, rejects_by_reason)."""
-    from sinks import kpi as kpis
-    from sinks.clickhouse import connect
-
-    settings = lazy.get()
-    try:
-        columns, rows = kpis.run(connect(settings), name, settings.clickhouse_database)
-    except FileNotFoundError:
-        raise click.ClickException(f"no KPI named {name!r}; available: {', '.join(kpis.available())}") from None
-    click.echo(render(columns, rows, fmt))
-
-
 def render(columns: list[str], rows: list[tuple], fmt: str = "table") -> str:
     if fmt == "json":
         return "\n".join(json.dumps(dict(zip(columns, row)), default=str) for row in rows)
@@ -137,4 +120,4 @@ def bench(lazy, events: int, workers: int, split: bool, live_rate: float) -> Non
     click.echo(run_bench(lazy.get(), events=events, workers=workers, split=split, live_rate=live_rate).render())
 
 
-COMMANDS = [produce, simulate, kpi, demo, bench]
+COMMANDS = [produce, simulate, demo, bench]
