@@ -17,7 +17,6 @@ The digest leaves out the reason of an allowed decision (``within_caps`` and
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +33,11 @@ def profile_decisions(state: dict | None, now_ms: int, policy: ContactPolicy, *,
     touches: list[Touch] = []
     extras: dict[str, dict] = {}
     live = False
+    types = policy.event_types
     for slot in (state or {}).get("s", {}).values():
         for x in slot.get("x", ()):
             live = True
-            if x[0][2] in policy.event_types:  # event_type: most touches are no contact, skip them cheaply
+            if x[0][2] in types:  # event_type: most touches are no contact, skip them cheaply
                 touches.append(Touch(*x[0]))
                 if len(x) > 2 and x[2]:
                     extras[x[0][1]] = x[2]
@@ -48,29 +48,36 @@ def profile_decisions(state: dict | None, now_ms: int, policy: ContactPolicy, *,
 
 
 def digest(decision: Decision) -> str:
-    body = [decision.allowed, "" if decision.allowed else decision.reason, sorted(decision.counts.items()),
-            decision.next_allowed_at]
-    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()[:12]
+    body = (decision.allowed, "" if decision.allowed else decision.reason, sorted(decision.counts.items()),
+            decision.next_allowed_at)
+    return hashlib.blake2b(repr(body).encode(), digest_size=6).hexdigest()  # str, int, bool, None: a stable repr
+
+
+_BASELINES: dict[str, dict[str, str]] = {}  # policy version -> digests of an empty profile's decisions
 
 
 def _baseline(policy: ContactPolicy) -> dict[str, str]:
-    empty = contact_decisions([], {}, 0, policy, quiet_hours=False)
-    return {name: digest(d) for name, d in empty.items()}
+    baseline = _BASELINES.get(policy.version)
+    if baseline is None:
+        empty = contact_decisions([], {}, 0, policy, quiet_hours=False)
+        baseline = {name: digest(d) for name, d in empty.items()}
+        if len(_BASELINES) > 16:  # policies reloaded over a worker's life: keep a few
+            _BASELINES.clear()
+        _BASELINES[policy.version] = baseline
+    return baseline
 
 
 def emissions(state: dict, decisions: dict[str, Decision],
               policy: ContactPolicy) -> list[tuple[str, int, Decision]]:
     """(channel, version, decision) to emit; updates the state's registry (write the state after sending)."""
     registry = state.setdefault(REGISTRY, {})
-    baseline = None
     out = []
     for name in CHANNELS:
         decision = decisions[name]
         now = digest(decision)
         known = registry.get(name)
         if known is None:
-            baseline = baseline or _baseline(policy)
-            if now == baseline[name]:
+            if now == _baseline(policy)[name]:
                 continue
             version = 1
         elif known[1] == now:
@@ -105,6 +112,11 @@ def http_answer(profile_id: str | None, channel: str, decision: Decision, policy
     }
 
 
+def _any_relevant(state: dict, policy: ContactPolicy) -> bool:
+    types = policy.event_types
+    return any(x[0][2] in types for slot in state["s"].values() for x in slot.get("x", ()))
+
+
 def touch_of_message(msg: dict) -> str | None:
     """The event id of the (newest) touch a journey message brings, if any: what a decision is caused by."""
     if msg.get("op") == "t":
@@ -117,6 +129,8 @@ def touch_of_message(msg: dict) -> str | None:
 def changed_records(state: dict, decided_at: datetime, caused_by: str | None,
                     policy: ContactPolicy) -> list[tuple[dict[str, Any], Decision]]:
     """The Avro records (and decisions) to emit for a profile whose touches changed; updates the registry."""
+    if not state.get(REGISTRY) and not _any_relevant(state, policy):
+        return []  # never decided and nothing to decide on: the baseline (most profiles, cheaply)
     now_ms = int(decided_at.timestamp() * 1000)
     decisions = profile_decisions(state, now_ms, policy, quiet_hours=False)  # quiet hours: the clock's, not touches'
     return [(decision_record(state["p"], channel, version, decision, decided_at, caused_by, policy.version), decision)

@@ -31,11 +31,12 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.models import Channel
 from streams.optimization.exceptions import PolicyError
@@ -86,7 +87,7 @@ class Cap(_Model):
             raise ValueError(f"{value!r} is longer than 90 days, the longest the stream keeps a profile's touches")
         return value
 
-    @property
+    @cached_property
     def window_ms(self) -> int:
         return duration_ms(self.window)
 
@@ -108,8 +109,10 @@ class ContactRule(_Model):
             raise ValueError(f"{value!r} is not an event type (snake_case, as producers send it)")
         return value
 
-    def matches(self, event_type: str, direction: str) -> bool:
-        return event_type == self.event_type and (self.directions is None or direction in self.directions)
+    @field_validator("directions")
+    @classmethod
+    def _lower(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [v.lower() for v in value]  # touch extras keep them in lower case
 
 
 class ChannelPolicy(_Model):
@@ -216,10 +219,6 @@ class ContactPolicy(_Model):
     suppression: Suppression = Suppression()
     segments: dict[str, SegmentOverride] = {}
 
-    _version: str = PrivateAttr("")
-    _by_touch_channel: dict[str, str] = PrivateAttr(default_factory=dict)
-    _event_types: frozenset[str] = PrivateAttr(frozenset())
-
     @field_validator("segments")
     @classmethod
     def _segment_names(cls, value: dict[str, SegmentOverride]) -> dict[str, SegmentOverride]:
@@ -228,22 +227,32 @@ class ContactPolicy(_Model):
             raise ValueError(f"segment names {bad} must be lower-case letters, digits, - and _")
         return value
 
-    def model_post_init(self, context: Any) -> None:  # noqa: ARG002
-        self._version = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
-        self._by_touch_channel = {tc: name for name in CHANNELS for tc in self.channel(name).touch_channels}
-        rules = {r.event_type for name in CHANNELS for r in self.channel(name).contact_events}
-        s = self.suppression
-        self._event_types = frozenset({*rules, *s.unsubscribe_events, *s.consent_events, *s.resubscribe_events})
-
-    @property
+    # Derived once per policy (cached on the frozen model): the stream asks for them per profile.
+    @cached_property
     def version(self) -> str:
         """A hash of the effective policy: the same rules, the same version, whatever the file's layout."""
-        return self._version
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
-    @property
+    @cached_property
     def event_types(self) -> frozenset[str]:
         """Every event type the policy looks at (contacts, unsubscribes, consent, resubscribes)."""
-        return self._event_types
+        s = self.suppression
+        return frozenset({*self.contact_matchers, *s.unsubscribe_events, *s.consent_events, *s.resubscribe_events})
+
+    @cached_property
+    def contact_matchers(self) -> dict[str, list[tuple[str, frozenset[str], frozenset[str] | None]]]:
+        """event type -> [(channel, its touch channels, directions or None)]: which contact a touch can be."""
+        matchers: dict[str, list[tuple[str, frozenset[str], frozenset[str] | None]]] = {}
+        for name in CHANNELS:
+            channel = self.channel(name)
+            for rule in channel.contact_events:
+                directions = None if rule.directions is None else frozenset(rule.directions)
+                matchers.setdefault(rule.event_type, []).append((name, frozenset(channel.touch_channels), directions))
+        return matchers
+
+    @cached_property
+    def _by_touch_channel(self) -> dict[str, str]:
+        return {tc: name for name in CHANNELS for tc in self.channel(name).touch_channels}
 
     def channel(self, name: str) -> ChannelPolicy:
         return getattr(self.channels, name)

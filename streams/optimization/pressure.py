@@ -28,6 +28,7 @@ consent.marketing, ``u`` properties.channel, ``r`` properties.direction.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time as clock_time, timedelta
@@ -61,31 +62,32 @@ class Decision:
 def contact_decisions(touches: Iterable[Touch], extras: Mapping[str, dict], now_ms: int, policy: ContactPolicy,
                       *, quiet_hours: bool = True) -> dict[str, Decision]:
     """One decision per contact channel (policy.CHANNELS order); ``extras``: event id -> touch extra."""
-    relevant = sorted({t.event_id: t for t in touches if t.event_type in policy.event_types}.values(),
+    types = policy.event_types
+    relevant = sorted({t.event_id: t for t in touches if t.event_type in types}.values(),
                       key=lambda t: (t.t, t.event_id))
+    matchers = policy.contact_matchers
+    rules = policy.suppression
+    unsubscribes, consents, resubscribes = (frozenset(rules.unsubscribe_events), frozenset(rules.consent_events),
+                                            frozenset(rules.resubscribe_events))
     sent: dict[str, list[int]] = {name: [] for name in CHANNELS}
     sent_any: list[int] = []
     unsubscribed: set[str] = set()
     withdrawn = False
-    rules = policy.suppression
     for touch in relevant:
         extra = extras.get(touch.event_id) or {}
-        direction = str(extra.get("r", "")).lower()
         counted = False
-        for name in CHANNELS:
-            ch = policy.channel(name)
-            if touch.channel in ch.touch_channels and any(r.matches(touch.event_type, direction)
-                                                          for r in ch.contact_events):
+        for name, touch_channels, directions in matchers.get(touch.event_type, ()):
+            if touch.channel in touch_channels and (directions is None or extra.get("r", "") in directions):
                 sent[name].append(touch.t)
                 counted = True
         if counted:
             sent_any.append(touch.t)
-        if touch.event_type in rules.unsubscribe_events:
+        if touch.event_type in unsubscribes:
             target = _target(touch, extra, policy)
             unsubscribed |= set(CHANNELS) if target is None else {target}
-        if touch.event_type in rules.resubscribe_events:
+        if touch.event_type in resubscribes:
             unsubscribed.discard(_target(touch, extra, policy))
-        if touch.event_type in rules.consent_events and isinstance(extra.get("c"), bool):
+        if touch.event_type in consents and isinstance(extra.get("c"), bool):
             withdrawn = not extra["c"]
     windows = policy.windows()
     overall_counts = {f"all:{cap.window}": _in_window(sent_any, cap, now_ms) for cap in policy.overall.caps}
@@ -125,13 +127,12 @@ def _target(touch: Touch, extra: dict, policy: ContactPolicy) -> str | None:
 
 def _in_window(times: list[int], cap: Cap, now_ms: int) -> int:
     start = now_ms - cap.window_ms
-    return sum(1 for t in times if t > start)
+    return len(times) - bisect_right(times, start)  # times are in event-time order
 
 
 def _release(times: list[int], cap: Cap, now_ms: int) -> int | None:
     """When the cap stops blocking: 0 if it does not block now, None if never (a cap of 0)."""
-    start = now_ms - cap.window_ms
-    inside = [t for t in times if t > start]  # times are in event-time order
+    inside = times[bisect_right(times, now_ms - cap.window_ms):]  # times are in event-time order
     if len(inside) < cap.max:
         return 0
     if cap.max == 0:
