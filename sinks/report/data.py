@@ -25,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from infra.exceptions import TouchlineError
+from sinks.kpi.experiments import VariantResult as Variant  # one experiment_report row, same fields
 
 log = logging.getLogger(__name__)
 
@@ -117,21 +118,6 @@ class ChannelRow:
     orders: int | None
     revenue: float | None
     avg_order_value: float | None
-
-
-@dataclass(frozen=True)
-class Variant:
-    variant: str
-    profiles: int
-    converters: int
-    conversion_rate: float | None
-    cr_low: float | None
-    cr_high: float | None
-    revenue_per_profile: float | None
-    rpp_low: float | None
-    rpp_high: float | None
-    p_best_conversion: float | None
-    p_best_revenue: float | None
 
 
 @dataclass(frozen=True)
@@ -337,10 +323,7 @@ def experiment_ids_in(client: Client, database: str, start: datetime, end: datet
 
 def _experiments(client: Client, database: str, start: datetime, end: datetime,
                  experiment_ids: Sequence[str] | None) -> Section[Experiment]:
-    try:
-        from sinks.kpi.experiments import experiment_report
-    except ImportError:
-        return _failed("experiments", "sinks.kpi.experiments is not in this version")
+    from sinks.kpi.experiments import experiment_report
     if experiment_ids is None:
         try:
             experiment_ids = experiment_ids_in(client, database, start, end)
@@ -349,10 +332,6 @@ def _experiments(client: Client, database: str, start: datetime, end: datetime,
     found = []
     for experiment_id in experiment_ids:
         section = _section(f"experiment {experiment_id}", lambda e=experiment_id: [
-            Variant(_text(r["variant"] if "variant" in r else r["variant_id"]), _int(r["profiles"]), _int(r["converters"]), _float(r["conversion_rate"]),
-                    _float(r["cr_low"]), _float(r["cr_high"]), _float(r["revenue_per_profile"]),
-                    _float(r["rpp_low"]), _float(r["rpp_high"]), _float(r["p_best_conversion"]),
-                    _float(r["p_best_revenue"]))
-            for r in records(*experiment_report(client, database, e, start=start, end=end))])
+            Variant(*row) for row in experiment_report(client, database, e, start=start, end=end)[1]])
         found.append(Experiment(experiment_id, section.rows, section.note))
     return Section(tuple(found), None if found else NO_EXPERIMENTS)
