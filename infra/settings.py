@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     # -- workers ----------------------------------------------------------------------
     app_id: str = Field("touchline", pattern=r"^[A-Za-z0-9._-]+$")
     worker_web_port: int = Field(6066, ge=0, le=65535)
+    failpoints: list[str] = Field(
+        [], description="Fault tests only: named places where a worker dies as if killed (streams/failpoints.py). "
+        "Never set in production.",
+    )
     table_store: str = Field(
         "memory://",
         description="Faust table store: memory:// (tests, demos: rebuilt from the changelog at every start) or "

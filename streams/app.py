@@ -10,6 +10,7 @@ from typing import Any
 import faust
 
 from infra.settings import Settings
+from streams import failpoints
 from streams.identity.policy import IdentityPolicy, policy_from_settings
 from streams.ingest import IngestRules
 from streams.kafka_config import faust_broker_kwargs
@@ -41,6 +42,7 @@ class Pipeline:
 
 
 def create_app(settings: Settings) -> Pipeline:
+    failpoints.check(settings)
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

@@ -19,13 +19,14 @@ The decisions are the pure functions of streams/identity; this module is plumbin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime, timezone
 
-
 from infra import metrics
 from schemas.wire import AvroDecoder, AvroEncoder
+from streams import failpoints
 from streams.identity.observe import observation_of
 from streams.identity.protocol import OPS, Effects, handle, observe
 from streams.journeys import messages as journey_messages
@@ -64,18 +65,22 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     # by the identifier (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
     nodes = DurableTable(table, output)
 
-    async def emit(fx: Effects, now: datetime) -> None:
+    async def emit(fx: Effects, now: datetime) -> list[asyncio.Future]:
+        """Protocol messages and identity changes, handed to the producer; their delivery futures."""
+        deliveries = []
         for msg in fx.messages:
-            await output.send(names.identity_commands, msg["to"].encode(), encode_command(msg))
+            deliveries.append(await output.send(names.identity_commands, msg["to"].encode(), encode_command(msg)))
         for change in fx.changes:
             metrics.IDENTITY_CHANGES.labels(kind=change["kind"]).inc()
             record = {**change, "changed_at": now}
-            await output.send(names.identity_changes, change["identifier"].encode(), change_encoder.encode(record))
+            deliveries.append(await output.send(names.identity_changes, change["identifier"].encode(),
+                                                change_encoder.encode(record)))
+        return deliveries
 
-    async def send_to_journeys(sends: list[tuple[str, dict]]) -> None:
+    async def send_to_journeys(sends: list[tuple[str, dict]]) -> list[asyncio.Future]:
         # Touches and moves for the journey stage, keyed by profile (streams/journeys/routing.py).
-        for profile, msg in sends:
-            await output.send(names.journey_inputs, profile.encode(), journey_messages.encode(msg))
+        return [await output.send(names.journey_inputs, profile.encode(), journey_messages.encode(msg))
+                for profile, msg in sends]
 
     async def reject(message, detail: str, now: datetime) -> None:  # noqa: ANN001
         await output.dead_letter(names.rejects, message, detail, "identity", now)
@@ -147,6 +152,15 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             else:
                 journey_sends, moved = move_messages(msg["to"], state, fx.changes)
                 fx.dirty = fx.dirty or moved
+            if state is None and before is not None:
+                # An erasure. Other commands write their state first: a replay finds it and re-sends
+                # what may have been lost (protocol.reassert). A deleted state leaves nothing to replay
+                # from, so the erasure's messages (unlinks, resets, the erased change, the journeys'
+                # drop) must be in Kafka before the deletion is; a crash in between re-runs the erasure.
+                await asyncio.gather(*await emit(fx, now), *await send_to_journeys(journey_sends))
+                await failpoints.reach(app, settings, "identity.erasure.outputs_delivered")
+                await store(msg["to"], message.partition, before, state, fx)
+                continue
             await store(msg["to"], message.partition, before, state, fx)
             await emit(fx, now)
             await send_to_journeys(journey_sends)
