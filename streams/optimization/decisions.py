@@ -35,7 +35,7 @@ def profile_decisions(state: dict | None, now_ms: int, policy: ContactPolicy, *,
     live = False
     types = policy.event_types
     for slot in (state or {}).get("s", {}).values():
-        for x in slot.get("x", ()):
+        for x in (*slot.get("x", ()), *slot.get("k", ())):  # pins: opt-outs the trim kept (journeys/state.py)
             live = True
             if x[0][2] in types:  # event_type: most touches are no contact, skip them cheaply
                 touches.append(Touch(*x[0]))

@@ -240,6 +240,12 @@ class ContactPolicy(_Model):
         return frozenset({*self.contact_matchers, *s.unsubscribe_events, *s.consent_events, *s.resubscribe_events})
 
     @cached_property
+    def suppression_event_types(self) -> frozenset[str]:
+        """Consent, unsubscribe and resubscribe events: the journey state keeps them past its trim (pins)."""
+        s = self.suppression
+        return frozenset({*s.unsubscribe_events, *s.consent_events, *s.resubscribe_events})
+
+    @cached_property
     def contact_matchers(self) -> dict[str, list[tuple[str, frozenset[str], frozenset[str] | None]]]:
         """event type -> [(channel, its touch channels, directions or None)]: which contact a touch can be."""
         matchers: dict[str, list[tuple[str, frozenset[str], frozenset[str] | None]]] = {}

@@ -85,7 +85,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
         contact_policy = pipeline.contact_policy.current()
         for profile, entry in touched.items():
-            rows = settle(entry[0], policy)
+            rows = settle(entry[0], policy, contact_policy.suppression_event_types)
             touches_changed = entry[3]
             entry[3] = entry[3] or bool(rows)
             for row in rows:
