@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
@@ -21,9 +21,10 @@ from schemas.fields import (
 from schemas.validation import describe_validation_error, reject_reason_for
 
 __all__ = [
-    "AvroModel", "Channel", "Consent", "ContactDecision", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
+    "AvroModel", "BudgetRecommendation", "Channel", "Consent", "ContactDecision", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
     "IdentityChange", "IdentityChangeKind",
-    "LineItem", "RejectedEvent", "Session", "TouchpointEvent", "describe_validation_error", "reject_reason_for",
+    "LineItem", "RejectedEvent", "SegmentMembership", "Session", "TouchpointEvent", "describe_validation_error",
+    "reject_reason_for",
 ]
 
 IDENTIFIERS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id", "email", "phone")
@@ -307,3 +308,50 @@ class ContactDecision(AvroModel):
     decided_at: UtcMillis
     caused_by_event_id: str | None = None
     policy_version: str
+
+
+class SegmentMembership(AvroModel):
+    """A profile entered or left a real-time segment (segment_membership.v1): streams/optimization/segment_changes.py."""
+
+    avro_schema: ClassVar[str | None] = "segment_membership"
+
+    profile_id: str
+    segment: str
+    version: int
+    change: Annotated[str, StringConstraints(pattern=r"^(entered|left)$")]
+    evaluated_at: UtcMillis
+    caused_by_event_id: str | None = None
+    definitions_version: str
+
+
+class BudgetRecommendation(AvroModel):
+    """One arm's budget share in a bandit run (budget_recommendation.v1), see sinks/budget_job.py."""
+
+    avro_schema: ClassVar[str | None] = "budget_recommendation"
+
+    run_id: str
+    run_at: UtcMillis
+    arm_kind: Annotated[str, StringConstraints(pattern=r"^(channel|campaign)$")]
+    arm: str
+    arms: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    share: Annotated[float, Field(ge=0, le=1)]
+    p_best: Annotated[float, Field(ge=0, le=1)]
+    objective: Annotated[str, StringConstraints(pattern=r"^(conversions|revenue)$")]
+    basis: Annotated[str, StringConstraints(pattern=r"^(touch|cost)$")]
+    mean: float
+    low: float
+    high: float
+    touches: Annotated[int, Field(ge=0)]
+    conversions: Annotated[float, Field(ge=0)]
+    revenue: Annotated[float, Field(ge=0)]
+    cost_micros: int | None = None
+    paid_touches: Annotated[int, Field(ge=0)]
+    alpha: float
+    beta: float
+    prior_alpha: float
+    prior_beta: float
+    floor: Annotated[float, Field(ge=0, le=1)]
+    window_start: UtcMillis
+    window_end: UtcMillis
+    draws: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]

@@ -28,8 +28,9 @@ REGISTRY = "cd"  # journey state key: channel -> [version, digest]
 
 
 def profile_decisions(state: dict | None, now_ms: int, policy: ContactPolicy, *,
-                      quiet_hours: bool = True) -> dict[str, Decision]:
-    """Decisions for a journey state (None: a profile with no touches on record)."""
+                      quiet_hours: bool = True, segments: frozenset[str] | set[str] = frozenset(),
+                      ) -> dict[str, Decision]:
+    """Decisions for a journey state (None: a profile with no touches on record) and its real-time segments."""
     touches: list[Touch] = []
     extras: dict[str, dict] = {}
     live = False
@@ -41,7 +42,7 @@ def profile_decisions(state: dict | None, now_ms: int, policy: ContactPolicy, *,
                 touches.append(Touch(*x[0]))
                 if len(x) > 2 and x[2]:
                     extras[x[0][1]] = x[2]
-    decisions = contact_decisions(touches, extras, now_ms, policy, quiet_hours=quiet_hours)
+    decisions = contact_decisions(touches, extras, now_ms, policy, quiet_hours=quiet_hours, segments=segments)
     if live:
         return decisions
     return {name: Decision(True, NO_CONTACTS, d.counts) if d.allowed else d for name, d in decisions.items()}
@@ -126,12 +127,19 @@ def touch_of_message(msg: dict) -> str | None:
     return None
 
 
-def changed_records(state: dict, decided_at: datetime, caused_by: str | None,
-                    policy: ContactPolicy) -> list[tuple[dict[str, Any], Decision]]:
-    """The Avro records (and decisions) to emit for a profile whose touches changed; updates the registry."""
-    if not state.get(REGISTRY) and not _any_relevant(state, policy):
-        return []  # never decided and nothing to decide on: the baseline (most profiles, cheaply)
+def changed_records(state: dict, decided_at: datetime, caused_by: str | None, policy: ContactPolicy,
+                    segments: frozenset[str] | set[str] = frozenset()) -> list[tuple[dict[str, Any], Decision]]:
+    """The Avro records (and decisions) to emit for a profile whose touches changed; updates the registry.
+
+    ``segments``: the profile's real-time segments now (their ``[segments.*]`` caps apply).
+    """
+    overridden = bool(segments) and not policy.segments.keys().isdisjoint(segments)
+    if not state.get(REGISTRY) and not overridden and not _any_relevant(state, policy):
+        # Never decided and nothing to decide on: the baseline (most profiles, cheaply). Not so for a
+        # member of an overriding segment: a cap of 0 suppresses a channel without any contact.
+        return []
     now_ms = int(decided_at.timestamp() * 1000)
-    decisions = profile_decisions(state, now_ms, policy, quiet_hours=False)  # quiet hours: the clock's, not touches'
+    decisions = profile_decisions(state, now_ms, policy, quiet_hours=False,  # quiet hours: the clock's, not touches'
+                                  segments=segments)
     return [(decision_record(state["p"], channel, version, decision, decided_at, caused_by, policy.version), decision)
             for channel, version, decision in emissions(state, decisions, policy)]

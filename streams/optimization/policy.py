@@ -18,8 +18,11 @@ channel: a file with only ``[channels.sms] caps = [...]`` still caps email at
   they hold for (default all);
 - ``[suppression]``: the event types that unsubscribe, change consent or
   subscribe again;
-- ``[segments.<name>]``: per-segment cap overrides. Validated and kept, NOT
-  applied yet: segments are a later slice of issue 7 (docs/optimization.md).
+- ``[segments.<name>]``: cap overrides for the members of a real-time segment
+  (streams/optimization/segments.py): ``channels.<channel>`` replaces that
+  channel's caps, ``overall`` the overall caps. A person in several overriding
+  segments gets, per channel (and for ``overall``), the override of the first
+  of them in the file's order (``caps_for``, ``overall_caps``).
 
 Windows are ``<n>m``, ``<n>h``, ``<n>d`` or ``<n>w`` up to 90 days, the
 longest the journey state keeps touches (``TOUCHLINE_MAX_EVENT_AGE_DAYS``).
@@ -50,6 +53,8 @@ _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 MAX_WINDOW_MS = 90 * _UNIT_MS["d"]
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TOUCH_CHANNELS = frozenset(c.value for c in Channel)
+# A segment's name, here and in the segment definitions (streams/optimization/segment_definitions.py).
+SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 # The defaults: the issue's example (at most 5 emails and 2 SMS per 7 days), nothing else capped.
 DEFAULT_CHANNELS: dict[str, dict[str, Any]] = {
@@ -206,7 +211,7 @@ class Suppression(_Model):
 
 
 class SegmentOverride(_Model):
-    """Caps for members of one segment, used once segments exist (issue 7's later slice); not applied yet."""
+    """Caps for the members of one segment: replace a channel's caps (``channels``) or the overall ones."""
 
     channels: dict[ChannelName, list[Cap]] = {}
     overall: list[Cap] | None = None
@@ -222,7 +227,7 @@ class ContactPolicy(_Model):
     @field_validator("segments")
     @classmethod
     def _segment_names(cls, value: dict[str, SegmentOverride]) -> dict[str, SegmentOverride]:
-        bad = [name for name in value if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", name)]
+        bad = [name for name in value if not SEGMENT_NAME.match(name)]
         if bad:
             raise ValueError(f"segment names {bad} must be lower-case letters, digits, - and _")
         return value
@@ -269,10 +274,36 @@ class ContactPolicy(_Model):
             return touch_channel
         return self._by_touch_channel.get(touch_channel)
 
-    def windows(self) -> list[Cap]:
-        """Every window the caps use (one Cap per label, max unused), shortest first: what decisions count."""
+    def caps_for(self, name: str, segments: frozenset[str] | set[str] = frozenset()) -> list[Cap]:
+        """Channel ``name``'s caps for a member of ``segments``: the first overriding segment's, in file order.
+
+        First in file order rather than the most permissive: caps with different windows (1 a day and 5 a
+        week vs 8 a week) have no order, and the file's author states the priority by the order written.
+        """
+        if segments and self.segments:
+            for segment, override in self.segments.items():
+                if segment in segments and name in override.channels:
+                    return override.channels[name]
+        return self.channel(name).caps
+
+    def overall_caps(self, segments: frozenset[str] | set[str] = frozenset()) -> list[Cap]:
+        """The overall caps for a member of ``segments`` (the first overriding segment's, in file order)."""
+        if segments and self.segments:
+            for segment, override in self.segments.items():
+                if segment in segments and override.overall is not None:
+                    return override.overall
+        return self.overall.caps
+
+    def windows(self, segments: frozenset[str] | set[str] = frozenset()) -> list[Cap]:
+        """Every window the caps in force use (one Cap per label, max unused), shortest first: what decisions count.
+
+        The base caps' windows for everyone, plus those of the segment overrides applied to ``segments``.
+        """
         labels = {cap.window: cap for name in CHANNELS for cap in self.channel(name).caps}
         labels.update((cap.window, cap) for cap in self.overall.caps)
+        if segments and self.segments:
+            labels.update((cap.window, cap) for name in CHANNELS for cap in self.caps_for(name, segments))
+            labels.update((cap.window, cap) for cap in self.overall_caps(segments))
         return sorted(labels.values(), key=lambda cap: (cap.window_ms, cap.window))
 
 
@@ -304,7 +335,7 @@ def load_policy(path: Path) -> ContactPolicy:
 
 
 def _problem(error: dict) -> str:
-    where = _location(error["loc"]) or "(top level)"
+    where = field_location(error["loc"]) or "(top level)"
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden" and len(error["loc"]) == 2 and error["loc"][0] == "channels":
         message = f"not a channel: use one of {', '.join(CHANNELS)}"
@@ -317,7 +348,8 @@ def _problem(error: dict) -> str:
     return f"{where}: {message}"
 
 
-def _location(loc: Iterable[Any]) -> str:
+def field_location(loc: Iterable[Any]) -> str:
+    """A pydantic error location as a TOML path: ``channels.email.caps[0].window``."""
     out = ""
     for part in loc:
         if isinstance(part, int):

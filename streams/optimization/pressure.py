@@ -13,7 +13,9 @@ identifiers, as the journey state holds them) and the contact policy
 3. caps: a channel with ``count >= max`` contacts in a window is suppressed
    (``cap:<channel>:<window>:<max>``; ``cap:all:...`` for the overall caps)
    until enough of them age out: with the 5-per-7-days cap the 5th email is
-   allowed, and after it the 6th is suppressed until 7 days after the oldest;
+   allowed, and after it the 6th is suppressed until 7 days after the oldest.
+   A member of real-time segments gets, per channel, the caps of the first of
+   its segments that the policy's ``[segments.<name>]`` overrides (file order);
 4. quiet hours (only if asked: the decision topic leaves them out, they
    depend on the clock, not on touches): ``quiet_hours`` until they end.
 
@@ -60,37 +62,34 @@ class Decision:
 
 
 def contact_decisions(touches: Iterable[Touch], extras: Mapping[str, dict], now_ms: int, policy: ContactPolicy,
-                      *, quiet_hours: bool = True) -> dict[str, Decision]:
-    """One decision per contact channel (policy.CHANNELS order); ``extras``: event id -> touch extra."""
+                      *, quiet_hours: bool = True, segments: frozenset[str] | set[str] = frozenset(),
+                      ) -> dict[str, Decision]:
+    """One decision per contact channel (policy.CHANNELS order); ``extras``: event id -> touch extra.
+
+    ``segments``: the profile's real-time segments; the policy's ``[segments.<name>]`` caps apply to them.
+    """
     types = policy.event_types
     relevant = sorted({t.event_id: t for t in touches if t.event_type in types}.values(),
                       key=lambda t: (t.t, t.event_id))
     matchers = policy.contact_matchers
-    rules = policy.suppression
-    unsubscribes, consents, resubscribes = (frozenset(rules.unsubscribe_events), frozenset(rules.consent_events),
-                                            frozenset(rules.resubscribe_events))
     sent: dict[str, list[int]] = {name: [] for name in CHANNELS}
     sent_any: list[int] = []
-    unsubscribed: set[str] = set()
-    withdrawn = False
     for touch in relevant:
-        extra = extras.get(touch.event_id) or {}
+        matching = matchers.get(touch.event_type)
+        if not matching:
+            continue
+        direction = (extras.get(touch.event_id) or {}).get("r", "")
         counted = False
-        for name, touch_channels, directions in matchers.get(touch.event_type, ()):
-            if touch.channel in touch_channels and (directions is None or extra.get("r", "") in directions):
+        for name, touch_channels, directions in matching:
+            if touch.channel in touch_channels and (directions is None or direction in directions):
                 sent[name].append(touch.t)
                 counted = True
         if counted:
             sent_any.append(touch.t)
-        if touch.event_type in unsubscribes:
-            target = _target(touch, extra, policy)
-            unsubscribed |= set(CHANNELS) if target is None else {target}
-        if touch.event_type in resubscribes:
-            unsubscribed.discard(_target(touch, extra, policy))
-        if touch.event_type in consents and isinstance(extra.get("c"), bool):
-            withdrawn = not extra["c"]
-    windows = policy.windows()
-    overall_counts = {f"all:{cap.window}": _in_window(sent_any, cap, now_ms) for cap in policy.overall.caps}
+    unsubscribed, withdrawn = _subscriptions(relevant, extras, policy)
+    windows = policy.windows(segments)
+    overall = policy.overall_caps(segments)
+    overall_counts = {f"all:{cap.window}": _in_window(sent_any, cap, now_ms) for cap in overall}
     quiet = policy.quiet_hours if quiet_hours else None
     decisions = {}
     for name in CHANNELS:
@@ -102,8 +101,8 @@ def contact_decisions(touches: Iterable[Touch], extras: Mapping[str, dict], now_
             decisions[name] = Decision(False, f"unsubscribed:{name}", counts)
             continue
         blocks = [(_release(sent[name], cap, now_ms), f"cap:{name}:{cap.window}:{cap.max}")
-                  for cap in policy.channel(name).caps]
-        blocks += [(_release(sent_any, cap, now_ms), f"cap:all:{cap.window}:{cap.max}") for cap in policy.overall.caps]
+                  for cap in policy.caps_for(name, segments)]
+        blocks += [(_release(sent_any, cap, now_ms), f"cap:all:{cap.window}:{cap.max}") for cap in overall]
         blocks = [b for b in blocks if b[0] != 0]
         if any(release is None for release, _ in blocks):  # a cap of 0: the channel is off
             decisions[name] = Decision(False, next(r for t, r in blocks if t is None), counts)
@@ -117,6 +116,41 @@ def contact_decisions(touches: Iterable[Touch], extras: Mapping[str, dict], now_
         end = _quiet_end(now_ms, quiet) if in_quiet else None
         decisions[name] = Decision(True, ALLOWED, counts) if end is None else Decision(False, QUIET_HOURS, counts, end)
     return decisions
+
+
+def subscriptions(touches: Iterable[Touch], extras: Mapping[str, dict],
+                  policy: ContactPolicy) -> tuple[frozenset[str], bool]:
+    """(contact channels unsubscribed, marketing consent withdrawn) after the touches: rules 1 and 2 above.
+
+    What contact_decisions applies, for others to reuse (real-time segments' subscription status).
+    """
+    types = policy.suppression_event_types
+    ordered = sorted({t.event_id: t for t in touches if t.event_type in types}.values(),
+                     key=lambda t: (t.t, t.event_id))
+    unsubscribed, withdrawn = _subscriptions(ordered, extras, policy)
+    return frozenset(unsubscribed), withdrawn
+
+
+def _subscriptions(ordered: list[Touch], extras: Mapping[str, dict], policy: ContactPolicy) -> tuple[set[str], bool]:
+    """Rules 1 and 2 over touches in event-time order."""
+    rules = policy.suppression
+    unsubscribes, consents, resubscribes = (frozenset(rules.unsubscribe_events), frozenset(rules.consent_events),
+                                            frozenset(rules.resubscribe_events))
+    unsubscribed: set[str] = set()
+    withdrawn = False
+    for touch in ordered:
+        kind = touch.event_type
+        if kind not in unsubscribes and kind not in resubscribes and kind not in consents:
+            continue
+        extra = extras.get(touch.event_id) or {}
+        if kind in unsubscribes:
+            target = _target(touch, extra, policy)
+            unsubscribed |= set(CHANNELS) if target is None else {target}
+        if kind in resubscribes:
+            unsubscribed.discard(_target(touch, extra, policy))
+        if kind in consents and isinstance(extra.get("c"), bool):
+            withdrawn = not extra["c"]
+    return unsubscribed, withdrawn
 
 
 def _target(touch: Touch, extra: dict, policy: ContactPolicy) -> str | None:

@@ -10,10 +10,14 @@ import pytest
 from pydantic import Field, create_model
 
 from schemas.catalog import default_catalog
-from schemas.models import ContactDecision, EnrichedTouchpoint, IdentityChange, Journey, RejectedEvent, Session, TouchpointEvent
+from schemas.models import (
+    BudgetRecommendation, ContactDecision, EnrichedTouchpoint, IdentityChange, Journey, RejectedEvent, SegmentMembership, Session,
+    TouchpointEvent,
+)
 from tests.schemas.drift import model_problems
 
-MODELS = [TouchpointEvent, EnrichedTouchpoint, RejectedEvent, IdentityChange, Session, Journey, ContactDecision]
+MODELS = [TouchpointEvent, EnrichedTouchpoint, RejectedEvent, IdentityChange, Session, Journey, ContactDecision,
+          SegmentMembership, BudgetRecommendation]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)

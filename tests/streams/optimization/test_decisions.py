@@ -97,3 +97,17 @@ def test_the_record_fits_the_avro_contract() -> None:
     model = ContactDecision.from_avro(back)
     assert model.next_allowed_at == datetime(2026, 11, 21, 12, tzinfo=timezone.utc) and model.counts == {"7d": 5}
     assert model.decided_at == decided and model.caused_by_event_id == "e9" and model.version == 4
+
+
+def test_a_member_of_an_overriding_segment_is_decided_without_contacts() -> None:
+    from streams.optimization.decisions import changed_records
+
+    policy = parse_policy('[segments.no_sms.channels]\nsms = [{window = "7d", max = 0}]')
+    state = new_state("p-1")
+    add(state, "device_id:d", 1, "page_view", "web", 1)
+    at = datetime.fromtimestamp(NOW / 1000, timezone.utc)
+    assert changed_records(state, at, "e1", policy) == []  # the baseline, cheaply
+    got = changed_records(state, at, "e1", policy, segments=frozenset({"no_sms"}))
+    assert [(r["channel"], r["version"], r["reason"]) for r, _ in got] == [("sms", 1, "cap:sms:7d:0")]
+    got = changed_records(state, at, "e2", policy)  # left the segment: allowed again, the next version
+    assert [(r["channel"], r["version"], r["allowed"]) for r, _ in got] == [("sms", 2, True)]

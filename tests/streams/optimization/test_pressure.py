@@ -246,3 +246,47 @@ def test_decision_kinds_are_the_metric_labels() -> None:
 def test_dates_sanity() -> None:
     assert paris(21, 8) - paris(20, 22, 30) == 9 * HOUR + 30 * 60_000
     assert timedelta(milliseconds=WEEK).days == 7
+
+
+# -- segment overrides -------------------------------------------------------------------------------------------
+
+OVERRIDES = parse_policy("""
+[segments.vip.channels]
+email = [{window = "7d", max = 8}]
+
+[segments.winback]
+overall = [{window = "7d", max = 3}]
+
+[segments.quiet.channels]
+email = [{window = "14d", max = 2}]
+sms = [{window = "7d", max = 0}]
+""")
+
+
+def test_a_segment_override_replaces_the_channel_caps_of_its_members() -> None:
+    six = emails(6)
+    assert decide(six, policy=OVERRIDES)["email"].reason == "cap:email:7d:5"  # no segment: the channel's own
+    vip = decide(six, policy=OVERRIDES, segments={"vip"})
+    assert vip["email"] == Decision(True, "within_caps", {"7d": 6}, None)
+    eight = decide(emails(8, step=DAY // 2), policy=OVERRIDES, segments={"vip"})["email"]
+    assert eight == Decision(False, "cap:email:7d:8", {"7d": 8}, NOW - 6 * DAY + WEEK)
+    assert decide(six, policy=OVERRIDES, segments={"vip", "unknown"})["sms"].reason == "within_caps"  # sms: own caps
+
+
+def test_several_overriding_segments_first_in_file_order_per_channel() -> None:
+    six = emails(6)
+    both = decide(six, policy=OVERRIDES, segments={"quiet", "vip"})  # vip comes first in the file
+    assert both["email"].allowed and both["email"].counts == {"7d": 6}  # counts: the windows of the caps applied
+    # quiet overrides sms alone: a cap of 0 switches it off without any contact on record.
+    assert both["sms"] == Decision(False, "cap:sms:7d:0", {"7d": 0}, None)
+    quiet = decide(six, policy=OVERRIDES, segments={"quiet"})["email"]
+    assert quiet.reason == "cap:email:14d:2" and quiet.counts == {"7d": 6, "14d": 6}
+    assert quiet.next_allowed_at == NOW - 2 * DAY + 14 * DAY
+
+
+def test_an_overall_override_and_its_counts() -> None:
+    sends = emails(2) + [touch(NOW - HOUR, "sms_send")]
+    got = decide(sends, policy=OVERRIDES, segments={"winback"})
+    assert {name: d.reason for name, d in got.items()} == {name: "cap:all:7d:3" for name in got}
+    assert got["push"].counts == {"7d": 0, "all:7d": 3}
+    assert decide(sends, policy=OVERRIDES)["push"].counts == {"7d": 0}  # non-members: no overall cap, no count

@@ -77,3 +77,55 @@ def test_a_broken_file_at_start_stops_the_worker(tmp_path: Path) -> None:
     write(path, '[quiet_hours]\nstart = 22\nend = 6\ntimezone = "Nowhere/City"', 1)
     with pytest.raises(PolicyError, match=r"policy\.toml: quiet_hours\.timezone: 'Nowhere/City'"):
         PolicySource(path)
+
+
+def test_segment_definitions_reload_like_the_policy(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from streams.optimization.exceptions import SegmentsError
+    from streams.optimization.reload import SegmentsSource
+    from streams.optimization.segment_definitions import DEFAULT_DEFINITIONS
+
+    assert SegmentsSource(None).current() is DEFAULT_DEFINITIONS
+    path, clock = tmp_path / "segments.toml", Clock()
+    write(path, '[segments.buyers]\nall = [{orders = {window = "30d", min = 1}}]', 1)
+    source = SegmentsSource(path, check_every_s=2.0, clock=clock)
+    good = source.current()
+    assert good.names == ("buyers",)
+    write(path, '[segments.buyers]\nall = [{orders = {window = "30d", mn = 1}}]', 2)
+    caplog.set_level(logging.ERROR, "streams.optimization.reload")
+    clock.now += 2.5
+    assert source.current() is good
+    assert [r.getMessage() for r in caplog.records] == [
+        f"segment definitions {path}: segments.buyers.all[0].orders.mn: not a condition or one of its settings "
+        "(misspelt? conditions: all, any, first_touch, last_touch, last_purchase, open_cart, touches, orders, "
+        f"revenue, stage, subscription, channels, device_types); keeping segment definitions {good.version}"]
+    write(path, '[segments.big]\nall = [{orders = {window = "30d", min = 3}}]', 3)
+    clock.now += 2.5
+    assert source.current().names == ("big",)
+    write(path, "[segments.big]\nall = 1", 4)
+    with pytest.raises(SegmentsError, match=r"segments\.toml: segments\.big\.all: Input should be a valid list"):
+        SegmentsSource(path)  # at start: the worker stops
+
+
+def test_one_sighup_rereads_every_file(tmp_path: Path) -> None:
+    import asyncio
+    import signal
+
+    from streams.optimization.reload import SegmentsSource, reload_on_sighup
+
+    policy_path, segments_path = tmp_path / "policy.toml", tmp_path / "segments.toml"
+    write(policy_path, "", 1)
+    write(segments_path, "", 1)
+    policy, segments = PolicySource(policy_path), SegmentsSource(segments_path)
+
+    async def hup() -> None:
+        reload_on_sighup(policy)
+        reload_on_sighup(segments, PolicySource(None))  # a second call adds to the first; no file: nothing
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            await asyncio.sleep(0.01)  # let the loop run the handler
+            if policy._forced and segments._forced:
+                break
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+    asyncio.run(hup())
+    assert policy._forced and segments._forced
