@@ -23,7 +23,7 @@ from schemas.validation import describe_validation_error, reject_reason_for
 __all__ = [
     "AvroModel", "BudgetRecommendation", "Channel", "Consent", "ContactDecision", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
     "IdentityChange", "IdentityChangeKind",
-    "LineItem", "RejectedEvent", "SegmentMembership", "Session", "TouchpointEvent", "describe_validation_error",
+    "LineItem", "OfferConflict", "RejectedEvent", "SegmentMembership", "Session", "TouchpointEvent", "describe_validation_error",
     "reject_reason_for",
 ]
 
@@ -307,6 +307,32 @@ class ContactDecision(AvroModel):
     next_allowed_at: UtcMillis | None = None
     decided_at: UtcMillis
     caused_by_event_id: str | None = None
+    policy_version: str
+
+
+class OfferConflict(AvroModel):
+    """Two different offers of one campaign shown to a profile within the window (offer_conflict.v1), see
+    streams/optimization/offers.py and offer_alerts.py."""
+
+    avro_schema: ClassVar[str | None] = "offer_conflict"
+
+    conflict_id: str
+    profile_id: str
+    campaign_id: str | None = None
+    first_offer_id: str
+    first_discount_percent: Percent | None = None
+    first_channel: str
+    first_event_type: str
+    first_shown_at: UtcMillis
+    first_event_id: str
+    second_offer_id: str
+    second_discount_percent: Percent | None = None
+    second_channel: str
+    second_event_type: str
+    second_shown_at: UtcMillis
+    second_event_id: str
+    window: str
+    detected_at: UtcMillis
     policy_version: str
 
 

@@ -62,6 +62,10 @@ SHARDING_KEYS: dict[str, str] = {
     "attribution_credits": "cityHash64(run_id)",
     # ORDER BY (profile_id, channel, version): a profile's decisions (and their replays) on one shard.
     "contact_decisions": "cityHash64(profile_id)",
+    # ORDER BY (profile_id, segment, version): a profile's memberships (and their replays) on one shard.
+    "segment_memberships": "cityHash64(profile_id)",
+    # ORDER BY (arm_kind, arm, run_at, run_id): an arm's history, and the replays of a record, on one shard.
+    "budget_recommendations": "cityHash64(arm_kind, arm)",
 }
 
 LOCAL_SUFFIX = "_local"

@@ -37,6 +37,16 @@ CONTACT_DECISION_COLUMNS = (
     "caused_by_event_id", "policy_version",
 )
 
+BUDGET_RECOMMENDATION_COLUMNS = (
+    "run_id", "run_at", "arm_kind", "arm", "arms", "share", "p_best", "objective", "basis", "mean", "low", "high",
+    "touches", "conversions", "revenue", "cost_micros", "paid_touches", "alpha", "beta", "prior_alpha", "prior_beta",
+    "floor", "window_start", "window_end", "draws", "seed",
+)
+
+SEGMENT_MEMBERSHIP_COLUMNS = (
+    "profile_id", "segment", "version", "change", "evaluated_at", "caused_by_event_id", "definitions_version",
+)
+
 REJECT_COLUMNS = (
     "reason", "detail", "field", "event_id", "stage", "source_topic", "source_partition",
     "source_offset", "source_timestamp", "source_key", "headers", "payload", "rejected_at",
@@ -92,3 +102,11 @@ def journey_row(record: dict[str, Any]) -> tuple:
 
 def contact_decision_row(record: dict[str, Any]) -> tuple:
     return tuple(record.get(c) for c in CONTACT_DECISION_COLUMNS)
+
+
+def budget_recommendation_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in BUDGET_RECOMMENDATION_COLUMNS)
+
+
+def segment_membership_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in SEGMENT_MEMBERSHIP_COLUMNS)

@@ -15,9 +15,9 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
 from sinks.rows import (
-    CONTACT_DECISION_COLUMNS, IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS, REJECT_COLUMNS, SESSION_COLUMNS,
-    TOUCHPOINT_COLUMNS, contact_decision_row, identity_change_row, journey_row, reject_row, session_row,
-    touchpoint_row,
+    BUDGET_RECOMMENDATION_COLUMNS, CONTACT_DECISION_COLUMNS, IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS, REJECT_COLUMNS,
+    SEGMENT_MEMBERSHIP_COLUMNS, SESSION_COLUMNS, TOUCHPOINT_COLUMNS, budget_recommendation_row, contact_decision_row,
+    identity_change_row, journey_row, reject_row, segment_membership_row, session_row, touchpoint_row,
 )
 from sinks.runner import Route, SinkRunner
 from streams.ingest import Source, dead_letter
@@ -58,6 +58,10 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     journeys = ClickHouseSink(client_factory, f"{database}.journeys", JOURNEY_COLUMNS, retry_after)
     decisions = ClickHouseSink(client_factory, f"{database}.contact_decisions", CONTACT_DECISION_COLUMNS,
                                retry_after)
+    memberships = ClickHouseSink(client_factory, f"{database}.segment_memberships", SEGMENT_MEMBERSHIP_COLUMNS,
+                                 retry_after)
+    budget = ClickHouseSink(client_factory, f"{database}.budget_recommendations", BUDGET_RECOMMENDATION_COLUMNS,
+                            retry_after)
 
     def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[Message], tuple]:
         decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
@@ -113,6 +117,10 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
             names.journeys: Route(decoded("journey", 256 * 1024, journey_row), journeys, undecodable("journey")),
             names.contact_decisions: Route(decoded("contact_decision", 16 * 1024, contact_decision_row), decisions,
                                            undecodable("contact decision")),
+            names.budget_recommendations: Route(decoded("budget_recommendation", 16 * 1024, budget_recommendation_row),
+                                                budget, undecodable("budget recommendation")),
+            names.segments: Route(decoded("segment_membership", 16 * 1024, segment_membership_row), memberships,
+                                  undecodable("segment membership")),
             names.rejects: Route(decoded("rejected_event", settings.max_payload_bytes * 4, reject_row), rejects,
                                  reject_undecodable),
         },

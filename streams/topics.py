@@ -48,6 +48,8 @@ class TopicNames:
     journey_inputs: str
     journeys: str
     contact_decisions: str
+    segments: str
+    budget_recommendations: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -63,6 +65,8 @@ class TopicNames:
             journey_inputs=settings.topic("journeys.inputs"),
             journeys=settings.topic("journeys"),
             contact_decisions=settings.topic("decisions.contact"),
+            segments=settings.topic("segments"),
+            budget_recommendations=settings.topic("recommendations.budget"),
         )
 
 
@@ -160,6 +164,26 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
             "Contact decisions (Avro contact_decision): allowed or suppressed per profile and channel, with the "
             "reason, keyed by profile id (docs/optimization.md).",
+        ),
+        # Keyed by profile id: a profile's membership changes stay in order. Delete, not compact: one key holds
+        # every segment of a profile. A consumer starting cold reads segment_members_current (ClickHouse).
+        TopicSpec(
+            names.segments,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Real-time segment membership changes (Avro segment_membership): entered or left, per profile and "
+            "segment, keyed by profile id (docs/optimization.md).",
+        ),
+        # Keyed by arm kind (channel, campaign), so a run's records stay together and in order; one partition:
+        # a run is a few dozen records a minute. Delete, not compact: a key holds a whole run, not one arm.
+        TopicSpec(
+            names.budget_recommendations,
+            1,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Budget recommendations (Avro budget_recommendation): the share per channel or campaign of each "
+            "bandit run, with its evidence, keyed by arm kind (docs/optimization.md).",
         ),
         # The tables' changelogs are created here, before any worker starts, not by Faust at start-up:
         # a worker that subscribed before Faust had created one never recovered that table when its

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import click
 
 from infra.cli.context import pass_settings
+from infra.cli.schedule import run_every
 from infra.cli.traffic import render
 from infra.ops.when import When, iso
 from streams.attribution.registry import MODELS
@@ -115,7 +115,7 @@ def credit_table(run, models: tuple[str, ...], by: str) -> tuple[list[str], list
 @_options
 @click.option("--every", type=click.FloatRange(min=1), default=None,
               help="Run again every this many seconds, until interrupted, each run over the 30 days up to "
-                   "then (--from/--to are not allowed with it).")
+                   "then (--from/--to are not allowed with it); a failed run is logged and retried.")
 @pass_settings
 def run_command(lazy, start, end, lookback_days: float, half_life_days, position_weights,  # noqa: ANN001
                 every: float | None) -> None:
@@ -128,16 +128,12 @@ def run_command(lazy, start, end, lookback_days: float, half_life_days, position
     if every is not None and (start is not None or end is not None):
         raise click.BadParameter("a scheduled run (--every) always covers the 30 days up to each run: "
                                  "leave out --from/--to", param_hint="--every")
-    while True:
-        window_start, window_end = start, end
-        run = _run(lazy, window_start, window_end, lookback_days, half_life_days, position_weights,
-                   _MODEL_NAMES, save=True)
-        click.echo(f"run {run.run_id}: {run.converted_paths} conversions in {run.paths} journeys ending "
-                   f"{iso(run.window_start)} .. {iso(run.window_end)}, {len(_MODEL_NAMES)} models, "
-                   f"{run.seconds:.1f} s")
-        if every is None:
-            return
-        time.sleep(every)  # the schedule's period, not synchronization
+    def once() -> str:
+        run = _run(lazy, start, end, lookback_days, half_life_days, position_weights, _MODEL_NAMES, save=True)
+        return (f"run {run.run_id}: {run.converted_paths} conversions in {run.paths} journeys ending "
+                f"{iso(run.window_start)} .. {iso(run.window_end)}, {len(_MODEL_NAMES)} models, {run.seconds:.1f} s")
+
+    run_every(once, every, "attribution run")  # a failed scheduled run is logged and retried (infra/cli/schedule.py)
 
 
 COMMANDS = [attribution]

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from infra.cli import attribution, config_cmd, dev, identity, kpi, ops, pipeline, report, traffic
+from infra.cli import attribution, config_cmd, dev, identity, kpi, ops, optimize, pipeline, report, traffic
 from infra.cli.context import LazySettings
 from infra.exceptions import TouchlineError
 
@@ -40,7 +40,7 @@ def cli(ctx: click.Context, log_level: str) -> None:
     ctx.obj = LazySettings()
 
 
-for _module in (attribution, config_cmd, dev, identity, kpi, ops, pipeline, report, traffic):
+for _module in (attribution, config_cmd, dev, identity, kpi, ops, optimize, pipeline, report, traffic):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

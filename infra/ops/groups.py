@@ -42,7 +42,8 @@ def app_groups(settings: Settings) -> list[GroupSpec]:
                                              names.session_ticks, names.journey_inputs)),
         # Routes in sinks/worker.py.
         GroupSpec(f"{settings.app_id}-sink", "sink", (names.enriched, names.identity_changes, names.sessions,
-                                                      names.journeys, names.contact_decisions, names.rejects)),
+                                                      names.journeys, names.contact_decisions,
+                                                      names.budget_recommendations, names.segments, names.rejects)),
     ]
 
 

@@ -44,7 +44,7 @@ def test_catalog_holds_the_contract() -> None:
     assert {e.label for e in catalog} == {
         "touchpoint.v1", "touchpoint.v2", "enriched_touchpoint.v1", "enriched_touchpoint.v2", "rejected_event.v1",
         "identity_change.v1", "session.v1", "journey.v1", "contact_decision.v1", "segment_membership.v1",
-        "budget_recommendation.v1"}
+        "budget_recommendation.v1", "offer_conflict.v1"}
     assert catalog.get("touchpoint").label == "touchpoint.v2"  # the current writer version
     assert catalog.get("touchpoint", 1).version == 1
     assert catalog.versions("touchpoint") == [1, 2]

@@ -11,13 +11,13 @@ from pydantic import Field, create_model
 
 from schemas.catalog import default_catalog
 from schemas.models import (
-    BudgetRecommendation, ContactDecision, EnrichedTouchpoint, IdentityChange, Journey, RejectedEvent, SegmentMembership, Session,
-    TouchpointEvent,
+    BudgetRecommendation, ContactDecision, EnrichedTouchpoint, IdentityChange, Journey, OfferConflict, RejectedEvent,
+    SegmentMembership, Session, TouchpointEvent,
 )
 from tests.schemas.drift import model_problems
 
 MODELS = [TouchpointEvent, EnrichedTouchpoint, RejectedEvent, IdentityChange, Session, Journey, ContactDecision,
-          SegmentMembership, BudgetRecommendation]
+          SegmentMembership, BudgetRecommendation, OfferConflict]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
