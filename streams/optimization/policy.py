@@ -22,7 +22,16 @@ channel: a file with only ``[channels.sms] caps = [...]`` still caps email at
   (streams/optimization/segments.py): ``channels.<channel>`` replaces that
   channel's caps, ``overall`` the overall caps. A person in several overriding
   segments gets, per channel (and for ``overall``), the override of the first
-  of them in the file's order (``caps_for``, ``overall_caps``).
+  of them in the file's order (``caps_for``, ``overall_caps``);
+- ``[offers]``: offer consistency (streams/optimization/offers.py): ``window``
+  (two different offers of one campaign shown less than this apart
+  conflict), ``valid_for`` (how long a shown offer stays valid: the best
+  offer) and ``show_events`` (the event types that show an offer; empty =
+  every touch carrying an offer_id);
+- ``[next_channel]``: next-best-channel (streams/optimization/next_channel.py):
+  ``window`` (contacts counted), ``engaged_within`` (an engagement counts for
+  the latest contact of its channel this recent), the Beta prior
+  ``prior_alpha``/``prior_beta`` and ``engagement_events`` per channel.
 
 Windows are ``<n>m``, ``<n>h``, ``<n>d`` or ``<n>w`` up to 90 days, the
 longest the journey state keeps touches (``TOUCHLINE_MAX_EVENT_AGE_DAYS``).
@@ -217,12 +226,106 @@ class SegmentOverride(_Model):
     overall: list[Cap] | None = None
 
 
+def _window_label(value: str) -> str:
+    if duration_ms(value) > MAX_WINDOW_MS:
+        raise ValueError(f"{value!r} is longer than 90 days, the longest the stream keeps a profile's touches")
+    return value
+
+
+def _event_type_list(value: list[str]) -> list[str]:
+    bad = [v for v in value if not _EVENT_TYPE.match(v)]
+    if bad:
+        raise ValueError(f"{bad} are not event types (snake_case, as producers send them)")
+    return value
+
+
+class Offers(_Model):
+    """Offer consistency (streams/optimization/offers.py): when offers conflict, which one is valid."""
+
+    # Two different offers of one campaign shown less than this apart conflict (as a cap window counts).
+    window: str = "7d"
+    # A shown offer is valid while younger than this: the best offer is the highest discount among them.
+    valid_for: str = "7d"
+    # Event types whose touches show an offer; empty: every touch that carries an offer_id.
+    show_events: list[str] = []
+
+    @field_validator("window", "valid_for")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        return _window_label(value)
+
+    @field_validator("show_events")
+    @classmethod
+    def _event_types(cls, value: list[str]) -> list[str]:
+        return _event_type_list(value)
+
+    @cached_property
+    def window_ms(self) -> int:
+        return duration_ms(self.window)
+
+    @cached_property
+    def valid_for_ms(self) -> int:
+        return duration_ms(self.valid_for)
+
+    @cached_property
+    def show_types(self) -> frozenset[str] | None:
+        return frozenset(self.show_events) if self.show_events else None
+
+
+# Engagements per contact channel: the event types that mean a contact on that channel was engaged with
+# (opened, clicked: the click is the visit it brings). Call-center calls have no engagement event: unmeasured.
+DEFAULT_ENGAGEMENTS: dict[str, list[str]] = {
+    "email": ["email_open", "email_click"], "sms": ["sms_click"], "push": ["push_open"],
+    "retargeting": ["ad_click", "social_click"], "call_center": [],
+}
+
+
+class NextChannel(_Model):
+    """Next-best-channel (streams/optimization/next_channel.py): engagement per channel, Beta posterior."""
+
+    window: str = "30d"  # contacts younger than this count
+    engaged_within: str = "3d"  # an engagement counts for its channel's latest contact if this recent
+    # Beta(prior_alpha, prior_beta): a channel never tried is worth 1 engagement in 4 contacts (0.25).
+    prior_alpha: float = Field(1.0, gt=0, le=1000)
+    prior_beta: float = Field(3.0, gt=0, le=1000)
+    engagement_events: dict[ChannelName, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ENGAGEMENTS))
+
+    @field_validator("window", "engaged_within")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        return _window_label(value)
+
+    @field_validator("engagement_events", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        return {**DEFAULT_ENGAGEMENTS, **value} if isinstance(value, dict) else value  # a file names what it changes
+
+    @field_validator("engagement_events")
+    @classmethod
+    def _engagement_types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for channel, events in value.items():
+            bad = [v for v in events if not _EVENT_TYPE.match(v)]
+            if bad:
+                raise ValueError(f"{channel}: {bad} are not event types (snake_case, as producers send them)")
+        return value
+
+    @cached_property
+    def window_ms(self) -> int:
+        return duration_ms(self.window)
+
+    @cached_property
+    def engaged_within_ms(self) -> int:
+        return duration_ms(self.engaged_within)
+
+
 class ContactPolicy(_Model):
     channels: Channels = Field(default_factory=lambda: Channels.model_validate({}))
     overall: Overall = Overall()
     quiet_hours: QuietHours | None = None
     suppression: Suppression = Suppression()
     segments: dict[str, SegmentOverride] = {}
+    offers: Offers = Offers()
+    next_channel: NextChannel = NextChannel()
 
     @field_validator("segments")
     @classmethod
