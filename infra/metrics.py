@@ -75,6 +75,11 @@ SUPPRESSION_DECISIONS = Counter(
     "suppress_quiet_hours): one per decision the journey stage emits to decisions.contact (a change) and per "
     "can_contact answer (docs/optimization.md).",
     ["channel", "decision"])
+SEGMENT_CHANGES = Counter(
+    "touchline_segment_changes_total",
+    "Real-time segment membership changes the journey stage emits to the segments topic, per segment and change "
+    "(entered, left) (docs/optimization.md). Segments are the names of the definitions file: few series.",
+    ["segment", "change"])
 READY = Gauge(
     "touchline_worker_ready",
     "1 when GET /ready would answer 200 (partitions assigned, recovery done, sink healthy), else 0; "

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         "(infra/contact-policy.example.toml); unset = at most 5 emails and 2 SMS per 7 days. Workers re-read it "
         "within seconds of a change or on SIGHUP; an invalid file keeps the policy in force (logged).",
     )
+    segments_file: Path | None = Field(
+        None, description="TOML real-time segment definitions (infra/segments.example.toml); unset = the default "
+        "segments vip, cart_abandoner, lapsed, new, omnichannel, unsubscribed_email. Workers re-read it within "
+        "seconds of a change or on SIGHUP; an invalid file keeps the definitions in force (logged).",
+    )
 
     # -- ClickHouse ---------------------------------------------------------------
     clickhouse_url: str | None = Field(

@@ -14,7 +14,7 @@ from streams import failpoints
 from streams.identity.policy import IdentityPolicy, policy_from_settings
 from streams.ingest import IngestRules
 from streams.kafka_config import faust_broker_kwargs
-from streams.optimization.reload import PolicySource, reload_on_sighup
+from streams.optimization.reload import PolicySource, SegmentsSource, reload_on_sighup
 from streams.topics import TopicNames
 
 
@@ -39,6 +39,8 @@ class Pipeline:
     scrape_hooks: list[Callable[[], None]] = field(default_factory=list)
     # The contact policy in force (streams/optimization): the journey stage's decisions and the HTTP check.
     contact_policy: PolicySource = field(default_factory=lambda: PolicySource(None))
+    # The real-time segment definitions in force: the journey stage's memberships, the context, the caps.
+    segment_definitions: SegmentsSource = field(default_factory=lambda: SegmentsSource(None))
 
 
 def create_app(settings: Settings) -> Pipeline:
@@ -96,11 +98,12 @@ def create_app(settings: Settings) -> Pipeline:
         rules=rules,
         policy=policy_from_settings(settings),
         contact_policy=PolicySource(settings.contact_policy_file),  # an unusable file stops the worker here
+        segment_definitions=SegmentsSource(settings.segments_file),  # likewise
     )
 
     @app.task
     async def reload_contact_policy_on_sighup() -> None:
-        reload_on_sighup(pipeline.contact_policy)
+        reload_on_sighup(pipeline.contact_policy, pipeline.segment_definitions)
 
     from streams.stages import context_web, identity, ingest, journeys, ops_web, sessions  # stages attach agents to the pipeline's app
 

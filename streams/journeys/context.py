@@ -3,13 +3,15 @@
 Everything is derived from the profile's touches as the journey stage holds
 them (so it follows identity merges like the journeys do): the last touches,
 the session still open now, the cart since the last conversion, the last offer
-shown, and the journey under way. Touches that carry an offer or cart lines
+shown, the journey under way and the real-time segments the profile is in.
+Touches that carry an offer or cart lines
 keep them in their slot entry (``touch_extra``); nothing else is stored.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -115,8 +117,12 @@ def _last_offer(ordered: list, extras: dict[str, dict]) -> dict[str, Any] | None
     return None
 
 
-def profile_context(state: dict, now_ms: int, policy: SessionPolicy) -> dict[str, Any]:
-    """The handoff view of one profile's journey state at wall-clock ``now_ms``."""
+def profile_context(state: dict, now_ms: int, policy: SessionPolicy, segments: Iterable[str] = ()) -> dict[str, Any]:
+    """The handoff view of one profile's journey state at wall-clock ``now_ms``.
+
+    ``segments``: the profile's real-time segments at ``now_ms`` (streams/optimization/segments.py
+    ``profile_segments``), shown sorted.
+    """
     ordered = unique(touches_of(state))
     extras = {x[0][1]: x[2] for slot in state["s"].values() for x in slot.get("x", ()) if len(x) > 2 and x[2]}
     journeys = split_journeys(state["p"], ordered, policy)
@@ -133,4 +139,5 @@ def profile_context(state: dict, now_ms: int, policy: SessionPolicy) -> dict[str
             "journey_id": current.journey_id, "started": _iso(current.start), "touches": len(current.touches),
             "sessions": current.sessions, "channel_path": list(current.channel_path),
             "devices": len(current.devices)},
+        "segments": sorted(segments),
     }

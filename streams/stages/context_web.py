@@ -6,12 +6,13 @@
     GET /identifiers/<kind:value>/can_contact/<channel>/    channel: email, sms, push, retargeting, call_center
 
 A call-center agent or a store clerk gets, in one JSON document, the
-profile's last touches, its open session, open cart, last offer shown and
-the journey under way (streams/journeys/context.py). A channel backend asks
-whether one more contact is within the contact policy now
-(streams/optimization, docs/optimization.md): ``{"allowed", "reason",
-"counts", "next_allowed_at", ...}``; a profile or identifier with no touches
-on record may be contacted (``no_contacts_on_record``). A raw email or phone
+profile's last touches, its open session, open cart, last offer shown,
+the journey under way and its real-time segments (streams/journeys/context.py).
+A channel backend asks whether one more contact is within the contact policy
+now, under the caps of the segments the profile is in now (streams/optimization,
+docs/optimization.md): ``{"allowed", "reason", "counts", "next_allowed_at", ...}``;
+a profile or identifier with no touches on record may be contacted
+(``no_contacts_on_record``). A raw email or phone
 is hashed here exactly as ingest hashes it; it is neither logged nor stored.
 
 Any worker answers: the request goes to the worker that owns the key's
@@ -37,6 +38,7 @@ from streams.identity.protocol import profile_of
 from streams.journeys.context import _iso as iso, profile_context
 from streams.optimization.decisions import http_answer, profile_decisions
 from streams.optimization.policy import CHANNELS
+from streams.optimization.segments import profile_segments
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 from streams.sessions.policy import session_policy_from_settings
 
@@ -120,7 +122,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     def context(view: View, profile_id: str, state: dict | None) -> Response:
         if state is None:
             return view.json({"error": f"profile {profile_id} has no touches on record"}, status=404)
-        return view.json(profile_context(state, int(time.time() * 1000), policy))
+        now_ms = int(time.time() * 1000)
+        segments = profile_segments(state, now_ms, pipeline.segment_definitions.current(),
+                                    pipeline.contact_policy.current())
+        return view.json(profile_context(state, now_ms, policy, segments))
 
     def unknown_identifier(view: View, key: str) -> Response:
         return view.json({"error": f"identifier {key.split(':', 1)[0]} not known"}, status=404)
@@ -138,8 +143,11 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     # -- can_contact (docs/optimization.md) ----------------------------------------------------------
     def can_contact(channel: str) -> Answer:
         def answer(view: View, profile_id: str | None, state: dict | None) -> Response:
-            contact_policy = pipeline.contact_policy.current()
-            decision = profile_decisions(state, int(time.time() * 1000), contact_policy)[channel]
+            contact_policy, now_ms = pipeline.contact_policy.current(), int(time.time() * 1000)
+            # The caps of the profile's segments now (evaluated only when the policy overrides any).
+            segments = profile_segments(state, now_ms, pipeline.segment_definitions.current(),
+                                        contact_policy) if contact_policy.segments else frozenset()
+            decision = profile_decisions(state, now_ms, contact_policy, segments=segments)[channel]
             metrics.SUPPRESSION_DECISIONS.labels(channel=channel, decision=decision.kind).inc()
             return view.json(http_answer(profile_id, channel, decision, contact_policy.version, iso))
         return answer

@@ -1,13 +1,14 @@
-"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows and contact decisions, per profile.
+"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows, segment changes, contact decisions.
 
 The identity stage sends each touch to its identifier's profile of the moment
 and a move when an identifier changes profile (streams/journeys/routing.py);
 this stage keeps each profile's touches in slots per identifier, passes moved
-slots on, and recomputes the profile's journeys (streams/journeys/state.py) and
-its contact decisions, emitting those that changed (streams/optimization/decisions.py).
+slots on, and recomputes the profile's journeys (streams/journeys/state.py), its
+real-time segments and its contact decisions, emitting those that changed
+(streams/optimization/segment_changes.py, decisions.py).
 
 Per batch of messages, the order of writes is what makes replays safe:
-messages to other profiles, journey rows and contact decisions are produced
+messages to other profiles, journey rows, segment changes and contact decisions are produced
 and *delivered* first, the profile states after. A worker killed in between leaves the old
 state, and the replayed batch recomputes the same messages and rows (same
 versions; receivers and ClickHouse collapse them). A state written means its
@@ -25,6 +26,7 @@ from schemas.wire import AvroEncoder
 from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
+from streams.optimization import segment_changes
 from streams.optimization.decisions import changed_records, touch_of_message
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
@@ -40,6 +42,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     policy = session_policy_from_settings(settings)
     journey_encoder = AvroEncoder("journey")
     decision_encoder = AvroEncoder("contact_decision")
+    segment_encoder = AvroEncoder("segment_membership")
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-journeys",
@@ -84,6 +87,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         for target, msg in sends:
             deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
         contact_policy = pipeline.contact_policy.current()
+        definitions = pipeline.segment_definitions.current()
         for profile, entry in touched.items():
             rows = settle(entry[0], policy, contact_policy.suppression_event_types)
             touches_changed = entry[3]
@@ -91,9 +95,19 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             for row in rows:
                 value = journey_encoder.encode(journey_record(row, now))
                 deliveries.append(await output.send(names.journeys, profile.encode(), value))
-            # Contact decisions that changed with the touches (docs/optimization.md), delivered with the rows:
-            # the state that remembers them is written only after.
-            decisions = changed_records(entry[0], now, entry[4], contact_policy) if touches_changed else []
+            # Segment memberships and contact decisions that changed with the touches (docs/optimization.md),
+            # delivered with the rows: the state that remembers them is written only after. Decisions apply
+            # the caps of the segments the profile is in now.
+            members: frozenset[str] = frozenset()
+            if touches_changed:
+                members, changes = segment_changes.changed_records(entry[0], now, entry[4], definitions,
+                                                                   contact_policy)
+                entry[3] = entry[3] or bool(changes)
+                for record in changes:
+                    deliveries.append(await output.send(names.segments, profile.encode(),
+                                                        segment_encoder.encode(record)))
+                    metrics.SEGMENT_CHANGES.labels(segment=record["segment"], change=record["change"]).inc()
+            decisions = changed_records(entry[0], now, entry[4], contact_policy, members) if touches_changed else []
             entry[3] = entry[3] or bool(decisions)
             for record, decision in decisions:
                 value = decision_encoder.encode(record)

@@ -56,14 +56,17 @@ def _iso(at: datetime) -> str:
 
 
 class Decisions:
-    """Every message of the decisions topic so far, in each partition's order (a profile keeps to one)."""
+    """Every message of the decisions topic so far, in each partition's order (a profile keeps to one).
 
-    def __init__(self, settings, topic: str) -> None:  # noqa: ANN001
-        self.consumer = Consumer(confluent_config(settings, **{"group.id": f"{settings.app_id}-decisions-test",
+    Any topic of records keyed by profile id does: ``schema`` names its Avro schema (tests/streams/test_realtime_segments.py).
+    """
+
+    def __init__(self, settings, topic: str, schema: str = "contact_decision") -> None:  # noqa: ANN001
+        self.consumer = Consumer(confluent_config(settings, **{"group.id": f"{settings.app_id}-{schema}-test",
                                                                "enable.auto.commit": False}))
         partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        self.decoder = AvroDecoder("contact_decision")
+        self.decoder = AvroDecoder(schema)
         self.seen: list[dict] = []
 
     def read(self) -> list[dict]:
