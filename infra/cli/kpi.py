@@ -10,7 +10,7 @@ from infra.cli.context import pass_settings
 from infra.cli.traffic import render
 
 EXPERIMENT, LIST, BACKFILL = "experiment", "list", "rollup-backfill"
-_DIMENSIONS = ("channel", "campaign", "device")
+_DIMENSIONS = ("channel", "campaign", "device", "segment")  # sinks.kpi.DIMENSIONS (imported lazily)
 
 
 class IsoTime(click.ParamType):
@@ -33,7 +33,8 @@ class IsoTime(click.ParamType):
 @click.option("--from", "start", type=IsoTime(), help="Start, inclusive (default 1970-01-01), UTC without an offset.")
 @click.option("--to", "end", type=IsoTime(), help="End, exclusive (default now + 1 day).")
 @click.option("--by", type=click.Choice(_DIMENSIONS), default=None,
-              help="Dimension of the KPIs that have one (default channel).")
+              help="Dimension of the KPIs that have one (default channel); segment: the person's real-time "
+                   "segments now, one row per segment.")
 @click.option("--id", "experiment_id", metavar="EXPERIMENT", help="The experiment (kpi experiment, experiment_variants).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--list", "list_", is_flag=True, help="List the KPIs with their descriptions.")

@@ -18,7 +18,9 @@ from clickhouse_connect.driver.client import Client
 from sinks.cluster_ddl import check_name
 from sinks.kpi.exceptions import KpiError
 
-DIMENSIONS = ("channel", "campaign", "device")
+# --by: channel, campaign, device of the touch or order; segment: the person's real-time segments now
+# (segment_members_current, one row per segment, '(none)' for people in none).
+DIMENSIONS = ("channel", "campaign", "device", "segment")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # {name:Type} placeholders; a type may hold parentheses and quotes, never braces.
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}")
@@ -100,7 +102,7 @@ def run(client: Client, name: str, database: str, start: datetime | date | None 
     """Run KPI ``name``; return (column names, rows).
 
     ``start`` inclusive (default 1970-01-01), ``end`` exclusive (default now + 1 day), both UTC
-    (naive values are taken as UTC); ``by``: channel (default), campaign or device, for the KPIs
+    (naive values are taken as UTC); ``by``: channel (default), campaign, device or segment, for the KPIs
     with a dimension; ``extra``: further parameters a KPI declares (``experiment_id``).
     """
     parameters_ = bind(name, start, end, by, **extra)

@@ -1,4 +1,4 @@
--- Historical customer lifetime value: revenue to date per customer, by how the customer first arrived.
+-- Historical customer lifetime value: revenue to date per customer, by how the customer first arrived (or segment).
 --
 -- Definition: a customer is a person (current profile, touchpoints_resolved)
 -- whose first purchase ever is in [start, end) (so the default range means
@@ -6,14 +6,16 @@
 -- end (revenue to date, not a forecast; currencies not converted). The
 -- dimension is the customer's first touch ever (earliest event_time, then
 -- event_id; outbound sends left out): its channel, its campaign
--- ('(not set)' without one) or its device_type.
+-- ('(not set)' without one) or its device_type; or the customer's real-time
+-- segments now (segment_members_current): one row per segment, a customer in
+-- several counting in each, '(none)' when in none.
 -- Columns:
---   dim                   first-touch channel | campaign | device, per {by}
+--   dim                   first-touch channel | campaign | device, or segment, per {by}
 --   customers             customers acquired in the range
 --   orders                their purchases before end
 --   revenue               those purchases' revenue
 --   revenue_per_customer  revenue / customers, rounded to cents (half away from zero): historical CLV
--- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device).
+-- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device | segment).
 WITH
     customers AS (
         SELECT current_profile_id AS profile, min(event_time) AS first_purchase, count() AS orders,
@@ -36,14 +38,22 @@ WITH
         GROUP BY profile
     )
 SELECT
-    multiIf({by:String} = 'channel', f.first_channel,
-            {by:String} = 'campaign', f.first_campaign,
-            {by:String} = 'device', f.first_device, '') AS dim,
+    arrayJoin(if({by:String} = 'segment', if(empty(s.segments), ['(none)'], s.segments),
+                 [multiIf({by:String} = 'channel', f.first_channel,
+                          {by:String} = 'campaign', f.first_campaign,
+                          {by:String} = 'device', f.first_device, '')])) AS dim,
     count() AS customers,
     sum(c.orders) AS orders,
     sum(c.amount) AS revenue,
     toDecimal128(round(toDecimal128(revenue, 6) / customers, 2), 2) AS revenue_per_customer
 FROM customers AS c
 LEFT JOIN first_touch AS f ON f.profile = c.profile
+-- Only read for --by segment (empty otherwise).
+LEFT JOIN (
+    SELECT profile_id, groupArray(segment) AS segments
+    FROM {db}.segment_members_current
+    WHERE {by:String} = 'segment'
+    GROUP BY profile_id
+) AS s ON s.profile_id = c.profile
 GROUP BY dim
 ORDER BY revenue DESC, dim

@@ -1,4 +1,4 @@
--- Share of the people touched in a channel, campaign or device who converted.
+-- Share of the people touched in a channel, campaign or device (or in a segment now) who converted.
 --
 -- Definition: profiles = distinct people (current profile, through
 -- touchpoints_resolved, so merged identifiers count once) with at least one
@@ -8,28 +8,38 @@
 -- those, the people with a converted journey (any goal: purchase or
 -- subscription, journeys FINAL) whose end_time (the conversion) is in
 -- [start, end), whatever channel it came through. A person touched in two
--- channels counts in both rows.
+-- channels counts in both rows. By segment: the person's real-time segments
+-- now (segment_members_current), one row per segment, a person in several
+-- counting in each; '(none)' for people in no segment.
 -- Columns:
---   dim              channel | campaign_id ('(not set)' without one) | device_type, per {by}
+--   dim              channel | campaign_id ('(not set)' without one) | device_type | segment, per {by}
 --   profiles         distinct people touched in dim
 --   converters       of those, people who converted in the range
 --   conversion_rate  converters / profiles, 4 decimals
--- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device).
+-- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device | segment).
 SELECT
-    multiIf({by:String} = 'channel', toString(channel),
-            {by:String} = 'campaign', ifNull(campaign_id, '(not set)'),
-            {by:String} = 'device', toString(device_type), '') AS dim,
-    uniqExact(current_profile_id) AS profiles,
-    uniqExactIf(current_profile_id, current_profile_id IN (
+    arrayJoin(if({by:String} = 'segment', if(empty(s.segments), ['(none)'], s.segments),
+                 [multiIf({by:String} = 'channel', toString(t.channel),
+                          {by:String} = 'campaign', ifNull(t.campaign_id, '(not set)'),
+                          {by:String} = 'device', toString(t.device_type), '')])) AS dim,
+    uniqExact(t.current_profile_id) AS profiles,
+    uniqExactIf(t.current_profile_id, t.current_profile_id IN (
         SELECT profile_id
         FROM {db}.journeys FINAL
         WHERE converted = 1
           AND end_time >= {start:DateTime64(3, 'UTC')} AND end_time < {end:DateTime64(3, 'UTC')}
     )) AS converters,
     round(converters / profiles, 4) AS conversion_rate
-FROM {db}.touchpoints_resolved
-WHERE event_time >= {start:DateTime64(3, 'UTC')} AND event_time < {end:DateTime64(3, 'UTC')}
-  AND event_type NOT IN ('email_send', 'sms_send', 'push_send')
-  AND current_profile_id IS NOT NULL
+FROM {db}.touchpoints_resolved AS t
+-- Only read for --by segment (empty otherwise).
+LEFT JOIN (
+    SELECT profile_id, groupArray(segment) AS segments
+    FROM {db}.segment_members_current
+    WHERE {by:String} = 'segment'
+    GROUP BY profile_id
+) AS s ON s.profile_id = t.current_profile_id
+WHERE t.event_time >= {start:DateTime64(3, 'UTC')} AND t.event_time < {end:DateTime64(3, 'UTC')}
+  AND t.event_type NOT IN ('email_send', 'sms_send', 'push_send')
+  AND t.current_profile_id IS NOT NULL
 GROUP BY dim
 ORDER BY profiles DESC, dim

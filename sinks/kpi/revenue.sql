@@ -1,4 +1,4 @@
--- Orders, revenue and average order value per channel, campaign or device.
+-- Orders, revenue and average order value per channel, campaign, device or the buyer's segment.
 --
 -- Definition: an order is a purchase event (touchpoints FINAL: a replayed
 -- event counts once) with event_time in [start, end); its revenue as stored
@@ -11,13 +11,16 @@
 --             outbound sends excluded; '(not set)' when none. Not the journey's
 --             last_campaign_id: the touch right before a purchase is nearly
 --             always a cart or checkout page, which carries no campaign.
---   device    the purchase's own device_type.
+--   device    the purchase's own device_type;
+--   segment   the buyer's real-time segments now (segment_members_current):
+--             an order counts in the row of each segment its buyer is in,
+--             '(none)' when in none.
 -- Columns:
 --   dim              per {by}, as above
 --   orders           purchase events
 --   revenue          their summed revenue
 --   avg_order_value  revenue / orders, rounded to cents (half away from zero)
--- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device).
+-- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device | segment).
 WITH
     purchases AS (
         SELECT
@@ -48,6 +51,7 @@ WITH
     orders AS (
         SELECT
             p.event_id AS event_id,
+            any(p.profile) AS profile,
             any(p.channel) AS channel,
             any(p.device_type) AS device_type,
             any(p.amount) AS amount,
@@ -60,12 +64,20 @@ WITH
         GROUP BY p.event_id
     )
 SELECT
-    multiIf({by:String} = 'channel', channel,
-            {by:String} = 'campaign', if(campaign = '', '(not set)', campaign),
-            {by:String} = 'device', device_type, '') AS dim,
+    arrayJoin(if({by:String} = 'segment', if(empty(s.segments), ['(none)'], s.segments),
+                 [multiIf({by:String} = 'channel', o.channel,
+                          {by:String} = 'campaign', if(o.campaign = '', '(not set)', o.campaign),
+                          {by:String} = 'device', o.device_type, '')])) AS dim,
     count() AS orders,
-    sum(amount) AS revenue,
+    sum(o.amount) AS revenue,
     toDecimal128(round(toDecimal128(revenue, 6) / orders, 2), 2) AS avg_order_value
-FROM orders
+FROM orders AS o
+-- Only read for --by segment (empty otherwise).
+LEFT JOIN (
+    SELECT profile_id, groupArray(segment) AS segments
+    FROM {db}.segment_members_current
+    WHERE {by:String} = 'segment'
+    GROUP BY profile_id
+) AS s ON s.profile_id = o.profile
 GROUP BY dim
 ORDER BY revenue DESC, dim

@@ -1,4 +1,4 @@
-"""Hand-built rows for the KPI tests: touchpoints, journeys and identity changes with defaults.
+"""Hand-built rows for the KPI tests: touchpoints, journeys, identity changes and segment changes with defaults.
 
 ``KpiRows`` buffers rows and ``flush()`` inserts each table's rows in one
 batch through the real client, so a test says only what matters for its
@@ -36,7 +36,8 @@ class KpiRows:
     def __init__(self, client: Client, database: str):
         self.client, self.database = client, database
         self._ids = itertools.count(1)
-        self.pending: dict[str, list[dict]] = {"touchpoints": [], "journeys": [], "identity_changes": []}
+        self.pending: dict[str, list[dict]] = {"touchpoints": [], "journeys": [], "identity_changes": [],
+                                               "segment_memberships": []}
 
     def touch(self, event_type: str = "page_view", at_: str | datetime = "2026-03-02 10:00", *,
               profile: str | None = "ann", identity_key: str | None = None, channel: str = "web",
@@ -87,6 +88,14 @@ class KpiRows:
             "kind": "assigned", "identifier": identifier, "profile_id": f"p-{profile}", "version": version,
             "changed_at": at("2026-03-01 00:00"),
         })
+
+    def segment(self, profile: str, segment: str, version: int = 1, change: str = "entered",
+                at_: str | datetime = "2026-03-06 00:00") -> dict:
+        """Person ``profile`` entered (or left) ``segment`` (a segment_membership change, as the stream writes it)."""
+        row = {"profile_id": f"p-{profile}", "segment": segment, "version": version, "change": change,
+               "evaluated_at": at(at_), "caused_by_event_id": None, "definitions_version": "test"}
+        self.pending["segment_memberships"].append(row)
+        return row
 
     def flush(self, rows: dict[str, list[dict]] | None = None) -> None:
         """Insert the pending rows (or ``rows``), one batch per table."""

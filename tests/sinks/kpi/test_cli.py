@@ -103,7 +103,7 @@ def test_rollup_backfill_command(kpi_rows: KpiRows, kpi_settings: Settings) -> N
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
-    (["revenue", "--by", "segment"], ["'--by'", "'segment' is not one of 'channel', 'campaign', 'device'"]),
+    (["revenue", "--by", "country"], ["'--by'", "'country' is not one of 'channel', 'campaign', 'device', 'segment'"]),
     (["revenue", "--from", "last week"], ["'--from'", "ISO-8601", "'last week'"]),
     (["revenue", "--format", "xml"], ["'--format'", "'table', 'csv', 'json'"]),
     (["nope"], ["NAME", "no KPI named 'nope'", "conversion_rate", "experiment", "rollup-backfill"]),

@@ -72,8 +72,8 @@ def test_bind_passes_only_what_a_query_declares_with_defaults() -> None:
 def test_errors_say_what_is_allowed() -> None:
     with pytest.raises(KpiError, match=r"no KPI named 'nope'; available: channel_overlap, .*top_paths"):
         kpi.bind("nope")
-    with pytest.raises(KpiError, match=r"--by 'segment': expected one of channel, campaign, device"):
-        kpi.bind("revenue", by="segment")
+    with pytest.raises(KpiError, match=r"--by 'country': expected one of channel, campaign, device, segment"):
+        kpi.bind("revenue", by="country")
     with pytest.raises(KpiError, match=r"KPI experiment_variants needs --id \(experiment_id: String\)"):
         kpi.bind("experiment_variants")
     with pytest.raises(KpiError, match=r"--from .* must be before --to"):
@@ -83,7 +83,7 @@ def test_errors_say_what_is_allowed() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("by", ["channel", "campaign", "device"])
+@pytest.mark.parametrize("by", ["channel", "campaign", "device", "segment"])
 def test_every_kpi_runs_on_an_empty_database_with_its_columns(kpi_rows, by: str) -> None:  # noqa: ANN001
     for name, columns in CONTRACT.items():
         got, rows = kpi.run(kpi_rows.client, name, kpi_rows.database, START, END, by=by, experiment_id="exp")
