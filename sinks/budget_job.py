@@ -32,7 +32,6 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -42,18 +41,15 @@ from clickhouse_connect.driver.client import Client
 from infra.settings import Settings
 from schemas.models import BudgetRecommendation
 from schemas.wire import AvroEncoder
-from streams.attribution.paths import BY_KEYS, DAY_MS, NO_CAMPAIGN
-from streams.optimization.bandit import Allocation, BanditSettings, comparable, recommend
+from streams.attribution.paths import BY_KEYS, DAY_MS
+from streams.optimization.arms import BUDGET_CHANNELS, select
+from streams.optimization.bandit import Allocation, BanditSettings, recommend
 from streams.optimization.exceptions import BudgetError
-from streams.optimization.outcomes import ArmEvidence, Conversion, Evidence, SessionTouch, evidence
+from streams.optimization.outcomes import Conversion, Evidence, SessionTouch, evidence
 from streams.sessions.policy import SessionPolicy
 
 log = logging.getLogger(__name__)
 
-# Channels that spend budget (sends and paid media): the default arms. The site and app themselves, direct
-# and organic visits, stores and marketplaces are where conversions happen, not what a budget buys, and
-# per touch they look best exactly because conversions land there.
-BUDGET_CHANNELS = ("email", "sms", "push", "display", "video", "retail_media", "paid_search", "social", "affiliate")
 DEFAULT_WINDOW_MS = 7 * DAY_MS
 _T = "DateTime64(3, 'UTC')"
 
@@ -159,25 +155,6 @@ def read_rows(client: Client, database: str, start: datetime, end: datetime, rea
         conversions=[Conversion(j, p, _ms(s), _ms(e), v) for j, p, s, e, v in journeys],
         sessions=[SessionTouch(i, p, _ms(s), c, k or None) for i, p, s, c, k in sessions],
     )
-
-
-def select(ev: Evidence, names: Iterable[str] | None, basis: str) -> tuple[list[ArmEvidence], dict[str, str]]:
-    """(arms to compare, arm -> why not) of one kind's evidence: the arms asked for with touches in the window."""
-    wanted = None if names is None else list(dict.fromkeys(names))
-    left_out: dict[str, str] = {}
-    arms = []
-    for arm in (wanted if wanted is not None else ev.arms):
-        a = ev.arms.get(arm)
-        if a is None or a.touches == 0:
-            if wanted is not None:
-                left_out[arm] = "no touches in the window"
-            continue
-        if wanted is None and arm == NO_CAMPAIGN:
-            continue  # touches without a campaign are not a campaign to fund
-        arms.append(a)
-    compared, unpaid = comparable(arms, basis)
-    left_out.update({a.arm: "no cost in the window (compared per cost)" for a in unpaid})
-    return compared, left_out
 
 
 def records_of(allocation: Allocation, kind: str, run_id: str, run_at: datetime, ev: Evidence) -> list[dict]:

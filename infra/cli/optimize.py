@@ -75,7 +75,8 @@ def budget(lazy, every: float, once: bool, by: str, window: int, channels: str |
     sink writes them to budget_recommendations (budget_recommendations_latest:
     the run in force). Runs every minute until interrupted; --once for one.
     """
-    from sinks.budget_job import BUDGET_CHANNELS, BudgetOptions, run_budget
+    from sinks.budget_job import BudgetOptions, run_budget
+    from streams.optimization.arms import BUDGET_CHANNELS
     from sinks.clickhouse import connect
     from streams.optimization.bandit import BanditSettings
     from streams.optimization.exceptions import BudgetError

@@ -174,6 +174,10 @@ def recommend(arms: Iterable[ArmEvidence], settings: BanditSettings = BanditSett
     alpha = np.array([prior.alpha + a.conversions for a in arms])
     beta = np.array([prior.beta + max(a.touches - a.conversions, 0.0) for a in arms])
     factor = np.array([_factor(a, prior, settings) for a in arms])
+    if not np.all(np.isfinite(factor)):
+        raise BudgetError(f"the objective per {settings.basis} is not finite for "
+                          f"{[a.arm for a, f in zip(arms, factor) if not np.isfinite(f)]}: credited revenue without "
+                          "credited conversions, or a cost of 0")
     rng = np.random.default_rng(seed)
     samples = rng.beta(alpha, beta, size=(settings.draws, len(arms))) * factor
     p_best = share_best(samples)

@@ -24,8 +24,8 @@ def arms(draw, min_size: int = 1, max_size: int = 6) -> list[ArmEvidence]:  # no
     for i in range(n):
         touches = draw(st.integers(0, 5_000))
         conversions = draw(st.floats(0, touches, allow_nan=False)) if touches else 0.0
-        out.append(arm(f"a{i}", touches, conversions, draw(st.floats(0, 1e6, allow_nan=False)),
-                       draw(st.integers(1, 10**10))))
+        order_value = draw(st.floats(0, 10_000, allow_nan=False))  # credited revenue comes with credited conversions
+        out.append(arm(f"a{i}", touches, conversions, conversions * order_value, draw(st.integers(1, 10**10))))
     return out
 
 
