@@ -80,6 +80,11 @@ SEGMENT_CHANGES = Counter(
     "Real-time segment membership changes the journey stage emits to the segments topic, per segment and change "
     "(entered, left) (docs/optimization.md). Segments are the names of the definitions file: few series.",
     ["segment", "change"])
+OFFER_CONFLICTS = Counter(
+    "touchline_offer_conflicts_total",
+    "Offer conflicts the journey stage emits to alerts.offers: a profile shown two different offers of one "
+    "campaign within the offer window, each conflict once (a replay of a batch may count it again) "
+    "(docs/optimization.md).")
 READY = Gauge(
     "touchline_worker_ready",
     "1 when GET /ready would answer 200 (partitions assigned, recovery done, sink healthy), else 0; "

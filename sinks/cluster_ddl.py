@@ -66,6 +66,8 @@ SHARDING_KEYS: dict[str, str] = {
     "segment_memberships": "cityHash64(profile_id)",
     # ORDER BY (arm_kind, arm, run_at, run_id): an arm's history, and the replays of a record, on one shard.
     "budget_recommendations": "cityHash64(arm_kind, arm)",
+    # ORDER BY conflict_id: the copies of a conflict (replays, re-detection after a merge) on one shard.
+    "offer_conflicts": "cityHash64(conflict_id)",
 }
 
 LOCAL_SUFFIX = "_local"

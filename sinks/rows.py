@@ -43,6 +43,13 @@ BUDGET_RECOMMENDATION_COLUMNS = (
     "floor", "window_start", "window_end", "draws", "seed",
 )
 
+OFFER_CONFLICT_COLUMNS = (
+    "conflict_id", "profile_id", "campaign_id", "first_offer_id", "first_discount_percent", "first_channel",
+    "first_event_type", "first_shown_at", "first_event_id", "second_offer_id", "second_discount_percent",
+    "second_channel", "second_event_type", "second_shown_at", "second_event_id", "window", "detected_at",
+    "policy_version",
+)
+
 SEGMENT_MEMBERSHIP_COLUMNS = (
     "profile_id", "segment", "version", "change", "evaluated_at", "caused_by_event_id", "definitions_version",
 )
@@ -110,3 +117,7 @@ def budget_recommendation_row(record: dict[str, Any]) -> tuple:
 
 def segment_membership_row(record: dict[str, Any]) -> tuple:
     return tuple(record.get(c) for c in SEGMENT_MEMBERSHIP_COLUMNS)
+
+
+def offer_conflict_row(record: dict[str, Any]) -> tuple:
+    return tuple(record.get(c) for c in OFFER_CONFLICT_COLUMNS)

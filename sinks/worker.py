@@ -15,9 +15,10 @@ from schemas.wire import AvroDecoder, AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
 from sinks.rows import (
-    BUDGET_RECOMMENDATION_COLUMNS, CONTACT_DECISION_COLUMNS, IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS, REJECT_COLUMNS,
-    SEGMENT_MEMBERSHIP_COLUMNS, SESSION_COLUMNS, TOUCHPOINT_COLUMNS, budget_recommendation_row, contact_decision_row,
-    identity_change_row, journey_row, reject_row, segment_membership_row, session_row, touchpoint_row,
+    BUDGET_RECOMMENDATION_COLUMNS, CONTACT_DECISION_COLUMNS, IDENTITY_CHANGE_COLUMNS, JOURNEY_COLUMNS,
+    OFFER_CONFLICT_COLUMNS, REJECT_COLUMNS, SEGMENT_MEMBERSHIP_COLUMNS, SESSION_COLUMNS, TOUCHPOINT_COLUMNS,
+    budget_recommendation_row, contact_decision_row, identity_change_row, journey_row, offer_conflict_row, reject_row,
+    segment_membership_row, session_row, touchpoint_row,
 )
 from sinks.runner import Route, SinkRunner
 from streams.ingest import Source, dead_letter
@@ -62,6 +63,8 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
                                  retry_after)
     budget = ClickHouseSink(client_factory, f"{database}.budget_recommendations", BUDGET_RECOMMENDATION_COLUMNS,
                             retry_after)
+    offer_conflicts = ClickHouseSink(client_factory, f"{database}.offer_conflicts", OFFER_CONFLICT_COLUMNS,
+                                     retry_after)
 
     def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[Message], tuple]:
         decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
@@ -121,6 +124,8 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
                                                 budget, undecodable("budget recommendation")),
             names.segments: Route(decoded("segment_membership", 16 * 1024, segment_membership_row), memberships,
                                   undecodable("segment membership")),
+            names.offer_alerts: Route(decoded("offer_conflict", 16 * 1024, offer_conflict_row), offer_conflicts,
+                                      undecodable("offer conflict")),
             names.rejects: Route(decoded("rejected_event", settings.max_payload_bytes * 4, reject_row), rejects,
                                  reject_undecodable),
         },

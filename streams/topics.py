@@ -50,6 +50,7 @@ class TopicNames:
     contact_decisions: str
     segments: str
     budget_recommendations: str
+    offer_alerts: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -67,6 +68,7 @@ class TopicNames:
             contact_decisions=settings.topic("decisions.contact"),
             segments=settings.topic("segments"),
             budget_recommendations=settings.topic("recommendations.budget"),
+            offer_alerts=settings.topic("alerts.offers"),
         )
 
 
@@ -184,6 +186,16 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
             "Budget recommendations (Avro budget_recommendation): the share per channel or campaign of each "
             "bandit run, with its evidence, keyed by arm kind (docs/optimization.md).",
+        ),
+        # Keyed by profile id, like the other per-profile outputs. Delete, not compact: a profile's conflicts
+        # share one key. A consumer starting cold reads offer_conflicts (ClickHouse), then follows the topic.
+        TopicSpec(
+            names.offer_alerts,
+            partitions,
+            replication,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
+            "Offer conflicts (Avro offer_conflict): two different offers of one campaign shown to a profile "
+            "within the offer window, both named, keyed by profile id (docs/optimization.md).",
         ),
         # The tables' changelogs are created here, before any worker starts, not by Faust at start-up:
         # a worker that subscribed before Faust had created one never recovered that table when its

@@ -43,7 +43,8 @@ def app_groups(settings: Settings) -> list[GroupSpec]:
         # Routes in sinks/worker.py.
         GroupSpec(f"{settings.app_id}-sink", "sink", (names.enriched, names.identity_changes, names.sessions,
                                                       names.journeys, names.contact_decisions,
-                                                      names.budget_recommendations, names.segments, names.rejects)),
+                                                      names.budget_recommendations, names.segments,
+                                                      names.offer_alerts, names.rejects)),
     ]
 
 

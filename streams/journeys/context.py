@@ -3,7 +3,9 @@
 Everything is derived from the profile's touches as the journey stage holds
 them (so it follows identity merges like the journeys do): the last touches,
 the session still open now, the cart since the last conversion, the last offer
-shown, the journey under way and the real-time segments the profile is in.
+shown and the best offer valid now (streams/optimization/offers.py), the journey
+under way, the real-time segments the profile is in and its next best channel
+(streams/optimization/next_channel.py).
 Touches that carry an offer or cart lines
 keep them in their slot entry (``touch_extra``); nothing else is stored.
 """
@@ -18,6 +20,9 @@ from typing import Any
 
 from streams.journeys.build import split_journeys, unique
 from streams.journeys.state import touches_of
+from streams.optimization.next_channel import outlook_answer, profile_outlook
+from streams.optimization.offers import best_offer, offer_view
+from streams.optimization.policy import DEFAULT_POLICY, ContactPolicy
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.split import runs, session_of
 from streams.sessions.touches import Touch
@@ -117,12 +122,20 @@ def _last_offer(ordered: list, extras: dict[str, dict]) -> dict[str, Any] | None
     return None
 
 
-def profile_context(state: dict, now_ms: int, policy: SessionPolicy, segments: Iterable[str] = ()) -> dict[str, Any]:
+def _best_offer(ordered: list, extras: dict[str, dict], now_ms: int, policy: ContactPolicy) -> dict[str, Any] | None:
+    best = best_offer((t for t, _ in ordered), extras, now_ms, policy.offers)
+    return None if best is None else offer_view(best, policy.offers, _iso)
+
+
+def profile_context(state: dict, now_ms: int, policy: SessionPolicy, segments: Iterable[str] = (),
+                    contact_policy: ContactPolicy = DEFAULT_POLICY) -> dict[str, Any]:
     """The handoff view of one profile's journey state at wall-clock ``now_ms``.
 
     ``segments``: the profile's real-time segments at ``now_ms`` (streams/optimization/segments.py
-    ``profile_segments``), shown sorted.
+    ``profile_segments``), shown sorted. ``contact_policy``: the policy in force (its ``[offers]`` say
+    which offer is valid; its caps, under the segments' overrides, exclude channels from the next best).
     """
+    segments = frozenset(segments)
     ordered = unique(touches_of(state))
     extras = {x[0][1]: x[2] for slot in state["s"].values() for x in slot.get("x", ()) if len(x) > 2 and x[2]}
     journeys = split_journeys(state["p"], ordered, policy)
@@ -135,9 +148,11 @@ def profile_context(state: dict, now_ms: int, policy: SessionPolicy, segments: I
         "open_session": _open_session(ordered, now_ms, policy),
         "open_cart": _open_cart(ordered, extras, policy),
         "last_offer": _last_offer(ordered, extras),
+        "best_offer": _best_offer(ordered, extras, now_ms, contact_policy),
         "open_journey": None if current is None else {
             "journey_id": current.journey_id, "started": _iso(current.start), "touches": len(current.touches),
             "sessions": current.sessions, "channel_path": list(current.channel_path),
             "devices": len(current.devices)},
         "segments": sorted(segments),
+        "next_best_channel": outlook_answer(profile_outlook(state, now_ms, contact_policy, segments), contact_policy),
     }

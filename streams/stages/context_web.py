@@ -4,6 +4,8 @@
     GET /identifiers/<kind:value>/context/    e.g. loyalty_id:L-1, user_id:u-7, email:ann@example.com
     GET /profiles/<profile id>/can_contact/<channel>/
     GET /identifiers/<kind:value>/can_contact/<channel>/    channel: email, sms, push, retargeting, call_center
+    GET /profiles/<profile id>/next_best_channel/
+    GET /identifiers/<kind:value>/next_best_channel/
 
 A call-center agent or a store clerk gets, in one JSON document, the
 profile's last touches, its open session, open cart, last offer shown,
@@ -12,7 +14,9 @@ A channel backend asks whether one more contact is within the contact policy
 now, under the caps of the segments the profile is in now (streams/optimization,
 docs/optimization.md): ``{"allowed", "reason", "counts", "next_allowed_at", ...}``;
 a profile or identifier with no touches on record may be contacted
-(``no_contacts_on_record``). A raw email or phone
+(``no_contacts_on_record``). ``next_best_channel`` ranks the contact channels
+by the profile's recent engagement, leaving out those it may not be
+contacted on now (streams/optimization/next_channel.py). A raw email or phone
 is hashed here exactly as ingest hashes it; it is neither logged nor stored.
 
 Any worker answers: the request goes to the worker that owns the key's
@@ -37,6 +41,7 @@ from streams.identity.identifiers import KINDS
 from streams.identity.protocol import profile_of
 from streams.journeys.context import _iso as iso, profile_context
 from streams.optimization.decisions import http_answer, profile_decisions
+from streams.optimization.next_channel import outlook_answer, profile_outlook
 from streams.optimization.policy import CHANNELS
 from streams.optimization.segments import profile_segments
 from streams.pii import normalize_email, normalize_phone, sha256_hex
@@ -122,10 +127,9 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     def context(view: View, profile_id: str, state: dict | None) -> Response:
         if state is None:
             return view.json({"error": f"profile {profile_id} has no touches on record"}, status=404)
-        now_ms = int(time.time() * 1000)
-        segments = profile_segments(state, now_ms, pipeline.segment_definitions.current(),
-                                    pipeline.contact_policy.current())
-        return view.json(profile_context(state, now_ms, policy, segments))
+        contact_policy, now_ms = pipeline.contact_policy.current(), int(time.time() * 1000)
+        segments = profile_segments(state, now_ms, pipeline.segment_definitions.current(), contact_policy)
+        return view.json(profile_context(state, now_ms, policy, segments, contact_policy))
 
     def unknown_identifier(view: View, key: str) -> Response:
         return view.json({"error": f"identifier {key.split(':', 1)[0]} not known"}, status=404)
@@ -171,3 +175,23 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             # An identifier never seen is a person with no contact on record: they may be contacted.
             return await guarded(self, on_identifier(self, identifier, f"can_contact/{channel}/", answer,
                                                      lambda view, _key: answer(view, None, None)))
+
+    # -- next best channel (docs/optimization.md) -------------------------------------------------------------
+    def next_best(view: View, profile_id: str | None, state: dict | None) -> Response:
+        contact_policy, now_ms = pipeline.contact_policy.current(), int(time.time() * 1000)
+        segments = profile_segments(state, now_ms, pipeline.segment_definitions.current(),
+                                    contact_policy) if contact_policy.segments else frozenset()
+        outlook = profile_outlook(state, now_ms, contact_policy, segments)
+        return view.json({"profile_id": profile_id, "as_of": iso(now_ms), **outlook_answer(outlook, contact_policy)})
+
+    @app.page("/profiles/{profile_id}/next_best_channel/")
+    class ProfileNextBestChannel(View):
+        async def get(self, request: Request, profile_id: str) -> Response:  # noqa: ARG002
+            return await guarded(self, on_profile(self, profile_id, "next_best_channel/", next_best))
+
+    @app.page("/identifiers/{identifier}/next_best_channel/")
+    class IdentifierNextBestChannel(View):
+        async def get(self, request: Request, identifier: str) -> Response:  # noqa: ARG002
+            # An identifier never seen is a person with nothing on record: every channel at the prior.
+            return await guarded(self, on_identifier(self, identifier, "next_best_channel/", next_best,
+                                                     lambda view, _key: next_best(view, None, None)))

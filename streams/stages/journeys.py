@@ -1,14 +1,16 @@
-"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows, segment changes, contact decisions.
+"""Journey stage: ``journeys.inputs`` (keyed by profile) -> journey rows, segment changes, contact decisions,
+offer conflicts.
 
 The identity stage sends each touch to its identifier's profile of the moment
 and a move when an identifier changes profile (streams/journeys/routing.py);
 this stage keeps each profile's touches in slots per identifier, passes moved
 slots on, and recomputes the profile's journeys (streams/journeys/state.py), its
 real-time segments and its contact decisions, emitting those that changed
-(streams/optimization/segment_changes.py, decisions.py).
+(streams/optimization/segment_changes.py, decisions.py), and its offer
+conflicts, emitting each new one once (streams/optimization/offer_alerts.py).
 
 Per batch of messages, the order of writes is what makes replays safe:
-messages to other profiles, journey rows, segment changes and contact decisions are produced
+messages to other profiles, journey rows, segment changes, contact decisions and offer alerts are produced
 and *delivered* first, the profile states after. A worker killed in between leaves the old
 state, and the replayed batch recomputes the same messages and rows (same
 versions; receivers and ClickHouse collapse them). A state written means its
@@ -26,7 +28,7 @@ from schemas.wire import AvroEncoder
 from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
-from streams.optimization import segment_changes
+from streams.optimization import offer_alerts, segment_changes
 from streams.optimization.decisions import changed_records, touch_of_message
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
@@ -43,6 +45,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     journey_encoder = AvroEncoder("journey")
     decision_encoder = AvroEncoder("contact_decision")
     segment_encoder = AvroEncoder("segment_membership")
+    offer_encoder = AvroEncoder("offer_conflict")
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-journeys",
@@ -113,6 +116,12 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 value = decision_encoder.encode(record)
                 deliveries.append(await output.send(names.contact_decisions, profile.encode(), value))
                 metrics.SUPPRESSION_DECISIONS.labels(channel=record["channel"], decision=decision.kind).inc()
+            # New offer conflicts (docs/optimization.md), likewise delivered before the state that remembers them.
+            alerts = offer_alerts.changed_records(entry[0], now, contact_policy) if touches_changed else []
+            entry[3] = entry[3] or bool(alerts)
+            for record in alerts:
+                deliveries.append(await output.send(names.offer_alerts, profile.encode(), offer_encoder.encode(record)))
+                metrics.OFFER_CONFLICTS.inc()
         results = await asyncio.gather(*deliveries, return_exceptions=True)
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:  # the states stay unwritten and the batch uncommitted: it is re-read

@@ -30,7 +30,7 @@ DB, CLUSTER = "touchline", "touchline_cluster"
 APPLIED_CHECKSUMS = {
     1: "d78c590441fb87b4", 2: "0d90352767ccbc6c", 3: "0972aedd0f2a8876", 4: "06ba9d816bc4b2e3",
     5: "469d833446d79bc5", 6: "b74e238186dfd680", 7: "305b81835f05de66",
-    8: "8472816f8d548e71", 10: "3712b5f1d578e4be",
+    8: "8472816f8d548e71", 9: "8c0fc7272c009cae", 10: "3712b5f1d578e4be",
     11: "ffa579153b2c1463",
 }
 # sha256 of every single-server statement migrate ran before the cluster variant existed (commit be76744):

@@ -108,7 +108,7 @@ def test_profiles_equal_the_reference_and_the_truth(settings_factory, worker_fac
     needles = [PLANTED_EMAIL.encode(), PLANTED_EMAIL.lower().encode()]
     downstream = [names.valid, names.enriched, names.identity_commands, names.identity_changes, names.rejects,
                   names.sessions, names.session_ticks, names.journey_inputs, names.journeys,
-                  names.contact_decisions, names.budget_recommendations, names.segments,
+                  names.contact_decisions, names.budget_recommendations, names.segments, names.offer_alerts,
                   table_changelog(settings, "identity"), table_changelog(settings, "sessions"),
                   table_changelog(settings, "journeys")]
     assert {t.name for t in declared_topics(settings)} - {names.raw} <= set(downstream)

@@ -76,7 +76,8 @@ def test_an_engagement_goes_to_the_latest_contact_within_engaged_within() -> Non
     in_time = [touch(NOW - 10 * DAY, "email_send"), touch(NOW - 7 * DAY - 1, "email_open")]  # 3 days - 1 ms
     assert by_channel(rank(in_time))["email"].engaged == 1
     # Two sends, then an open: the open is the second send's (the latest before it), the first is not engaged.
-    two = [touch(NOW - 10 * DAY, "email_send"), touch(NOW - 9 * DAY, "email_send"), touch(NOW - 9 * DAY + 1, "email_open")]
+    two = [touch(NOW - 10 * DAY, "email_send"), touch(NOW - 9 * DAY, "email_send"),
+           touch(NOW - 9 * DAY + 1, "email_open")]
     email = by_channel(rank(two))["email"]
     assert (email.engaged, email.contacts) == (1, 2)
     orphan = [touch(NOW - DAY, "email_open")]  # an open of a send not on record: no evidence

@@ -256,3 +256,21 @@ def test_the_registry_is_bounded(monkeypatch) -> None:  # noqa: ANN001
     records = offer_alerts.changed_records(state, datetime.now(timezone.utc), DEFAULT_POLICY)
     assert [r["second_event_id"] for r in records] == ["e5", "e6", "e7"] and len(state["oa"]) == 3
     assert offer_alerts.changed_records(state, datetime.now(timezone.utc), DEFAULT_POLICY) == []
+
+
+def test_the_profile_context_shows_the_best_offer_and_keeps_the_last() -> None:
+    from streams.journeys.context import profile_context
+    from streams.sessions.policy import SessionPolicy
+
+    state = _state_of([show(NOW - 2 * DAY, "s1", "off-spring-50", 50.0, "sms"),
+                       show(NOW - DAY, "e1", "off-spring-20", 20.0)])
+    doc = profile_context(state, NOW, SessionPolicy(), contact_policy=DEFAULT_POLICY)
+    assert doc["last_offer"]["offer_id"] == "off-spring-20"  # what was shown last ...
+    assert doc["best_offer"] == {"offer_id": "off-spring-50", "discount_percent": 50.0, "campaign_id": SPRING,
+                                 "channel": "sms", "shown": _iso(NOW - 2 * DAY), "event_id": "s1",
+                                 "valid_until": _iso(NOW - 2 * DAY + WEEK)}  # ... and what every channel should show
+    assert profile_context(state, NOW + 5 * DAY, SessionPolicy())["best_offer"]["offer_id"] == "off-spring-20"
+    # The email and the SMS are too recent to judge (pending): every channel at the prior, email first by order.
+    assert doc["next_best_channel"]["channel"] == "email"
+    assert [(r["channel"], r["contacts"], r["pending"]) for r in doc["next_best_channel"]["ranking"][:3]] == [
+        ("email", 0, 1), ("sms", 0, 1), ("push", 0, 0)]
