@@ -104,7 +104,8 @@ def replay(records: Sequence[dict], policy: SessionPolicy = SessionPolicy(),
     return Replay(sessions, conversions, costs, len(records))
 
 
-def _costs(costs: Iterable[tuple[int, str, str | None, int]], start: int, end: int) -> dict:
+def costs_in(costs: Iterable[tuple[int, str, str | None, int]], start: int, end: int) -> dict:
+    """(paid touchpoints, sum of cost_micros) per (channel, campaign) in [start, end): what the job's cost query returns."""
     out: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
     for t, channel, campaign, micros in costs:
         if start <= t < end:
@@ -126,6 +127,6 @@ def hourly(data: Replay, start: datetime, hours: int, *, by: str = "channel", ar
         end = first + hour * HOUR_MS - settle_ms
         begin = end - window_ms
         ev = evidence(by, begin, end, data.conversions, data.sessions, count_touches(data.sessions, begin, end),
-                      _costs(data.costs, begin, end))
+                      costs_in(data.costs, begin, end))
         compared, _ = select(ev, arms, settings.basis)
         yield Hour(hour, ev, recommend(compared, settings, seed + hour) if compared else None)
