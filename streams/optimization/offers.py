@@ -27,10 +27,11 @@ after them is a second (the offer flipped back). Its id is a hash of the two
 event ids, the same on every worker, for every profile the two touches may
 later belong to, and in every replay.
 
-A show that arrives late, between two shows already seen, can make a new
-conflict and leave one already detected out of the answer (its predecessor is
-no longer the one before it): an alert already sent is never withdrawn
-(streams/optimization/offer_alerts.py).
+A show that arrives late, between two shows already seen, changes the
+answer: a click arriving before its send makes the click the second show
+until the send arrives. The answer for the touches held is always the same;
+the stream alerts each flip once however its witnesses shift
+(streams/optimization/offer_alerts.py), and never withdraws an alert.
 
 **The best offer** now is, among shows younger than ``valid_for``
 (``now - valid_for < t``, a device clock ahead counts too), the highest

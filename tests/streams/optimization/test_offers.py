@@ -213,7 +213,7 @@ def test_each_conflict_is_emitted_once_and_a_replay_repeats_it() -> None:
     before = {**state, "oa": list(state.get("oa", []))}
     (record,) = offer_alerts.changed_records(state, at, DEFAULT_POLICY)
     assert record == {
-        "conflict_id": state["oa"][0], "profile_id": "p-1", "campaign_id": SPRING,
+        "conflict_id": state["oa"][0][0], "profile_id": "p-1", "campaign_id": SPRING,
         "first_offer_id": "off-spring-20", "first_discount_percent": 20.0, "first_channel": "email",
         "first_event_type": "email_send", "first_shown_at": NOW - 2 * DAY, "first_event_id": "e1",
         "second_offer_id": "off-spring-50", "second_discount_percent": 50.0, "second_channel": "sms",
@@ -229,23 +229,60 @@ def test_each_conflict_is_emitted_once_and_a_replay_repeats_it() -> None:
     assert model.first_discount_percent == 20.0 and model.conflict_id == record["conflict_id"]
 
 
-@settings(max_examples=150, deadline=None)
-@given(spec=shows_strategy, seed=st.integers(0, 10_000), cut=st.integers(1, 6))
-def test_emitted_ids_are_unique_and_cover_the_final_conflicts_in_any_arrival_order(spec: list, seed: int,
-                                                                                   cut: int) -> None:
-    shows = _build(spec)
-    random.Random(seed).shuffle(shows)
+def _arrive(shows: list, cut: int) -> tuple[dict, list[dict]]:
+    """The shows arriving in batches of ``cut``: (the final state, every record emitted)."""
     state, emitted = new_state("p-1"), []
-    for start in range(0, len(shows), cut):  # batches of arrivals
+    for start in range(0, len(shows), cut):
         for touch, extra in shows[start:start + cut]:
             ik = f"{touch.channel}:id"
             apply(state, {"op": "t", "ik": ik, "v": 0, "x": [list(touch), ik] + ([extra] if extra else [])})
-        emitted += [r["conflict_id"] for r in offer_alerts.changed_records(state, datetime.now(timezone.utc),
-                                                                           DEFAULT_POLICY)]
-    final = {c.conflict_id for c in conflicts(*split(shows), OFFERS)}
-    assert len(emitted) == len(set(emitted))
-    assert final <= set(emitted)
-    assert state.get("oa", []) == [c.conflict_id for c in conflicts(*split(shows), OFFERS)]
+        emitted += offer_alerts.changed_records(state, datetime.now(timezone.utc), DEFAULT_POLICY)
+    return state, emitted
+
+
+def test_a_click_arriving_before_its_send_is_one_flip_one_alert() -> None:
+    email = show(NOW - 3 * DAY, "e1", "off-spring-20", 20.0)
+    send = show(NOW - DAY, "s1", "off-spring-50", 50.0, "sms")
+    click = show(NOW - DAY + 5 * 60_000, "s1-click", "off-spring-50", 50.0, "sms", event_type="sms_click")
+    _, in_order = _arrive([email, send, click], 1)
+    assert [(r["first_event_id"], r["second_event_id"]) for r in in_order] == [("e1", "s1")]
+    state, click_first = _arrive([email, click, send], 1)  # the click's partition was faster
+    assert [(r["first_event_id"], r["second_event_id"]) for r in click_first] == [("e1", "s1-click")]
+    assert [entry[1:3] for entry in state["oa"]] == [["e1", "s1"]]  # what the touches say now, remembered
+    # A late 20% open between the email and the SMS: the same flip again, not a new alert.
+    late_open = show(NOW - 2 * DAY, "e1-open", "off-spring-20", 20.0, event_type="email_open")
+    _, with_late_open = _arrive([email, send, click, late_open], 1)
+    assert len(with_late_open) == 1
+    # A real flip back (20% again after the 50%) is a new alert.
+    _, back = _arrive([email, send, show(NOW - HOUR, "e2", "off-spring-20", 20.0)], 1)
+    assert [(r["first_event_id"], r["second_event_id"]) for r in back] == [("e1", "s1"), ("s1", "e2")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=shows_strategy, cut=st.integers(1, 6))
+def test_in_event_time_order_every_conflict_is_emitted_once(spec: list, cut: int) -> None:
+    shows = sorted(_build(spec), key=lambda s: (s[0].t, s[0].event_id))
+    state, emitted = _arrive(shows, cut)
+    final = [c.conflict_id for c in conflicts(*split(shows), OFFERS)]
+    assert [r["conflict_id"] for r in emitted] == final
+    assert [entry[0] for entry in state.get("oa", [])] == final
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=shows_strategy, seed=st.integers(0, 10_000), cut=st.integers(1, 6))
+def test_in_any_arrival_order_ids_are_unique_and_every_flip_alerted(spec: list, seed: int, cut: int) -> None:
+    shows = _build(spec)
+    random.Random(seed).shuffle(shows)
+    state, emitted = _arrive(shows, cut)
+    ids = [r["conflict_id"] for r in emitted]
+    assert len(ids) == len(set(ids))
+    final = conflicts(*split(shows), OFFERS)
+    # Every conflict of the final touches was alerted, or its flip was, through other touches of the same shows.
+    alerted = {(r["campaign_id"], r["first_offer_id"], r["first_discount_percent"], r["second_offer_id"],
+                r["second_discount_percent"]) for r in emitted}
+    for c in final:
+        assert (c.campaign_id, c.first.offer_id, c.first.discount, c.second.offer_id, c.second.discount) in alerted
+    assert [entry[0] for entry in state.get("oa", [])] == [c.conflict_id for c in final]
 
 
 def test_the_registry_is_bounded(monkeypatch) -> None:  # noqa: ANN001
