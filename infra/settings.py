@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         "segments vip, cart_abandoner, lapsed, new, omnichannel, unsubscribed_email. Workers re-read it within "
         "seconds of a change or on SIGHUP; an invalid file keeps the definitions in force (logged).",
     )
+    segment_tick_s: float = Field(
+        30, gt=0, le=3600, description="How often the leader sends the journey stage a segment tick per partition: "
+        "memberships that change with time alone (cart_abandoner, lapsed) are re-evaluated within this long of "
+        "their due time.",
+    )
 
     # -- ClickHouse ---------------------------------------------------------------
     clickhouse_url: str | None = Field(

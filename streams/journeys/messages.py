@@ -1,7 +1,9 @@
 """The ``journeys.inputs`` wire format: compact JSON, one message per touch, move, add or drop.
 
 Only Touchline's own stages write this topic; anything else found there is
-dead-lettered by the journey stage, not obeyed.
+dead-lettered by the journey stage, not obeyed. One more op is no profile's:
+``{"op": "k"}``, the segment tick the leader sends every partition (key
+``TICK_KEY``): time has passed, re-evaluate the profiles due on this partition.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from typing import Any
 
 OPS = frozenset({"t", "m", "a", "d"})
+TICK, TICK_KEY = "k", b"~tick"
 
 
 def encode(msg: dict[str, Any]) -> bytes:
@@ -19,6 +22,8 @@ def encode(msg: dict[str, Any]) -> bytes:
 def decode(value: bytes | None) -> dict[str, Any]:
     """The message; ValueError naming what is wrong otherwise."""
     msg = json.loads(value or b"")
+    if isinstance(msg, dict) and msg.get("op") == TICK:
+        return msg
     if not isinstance(msg, dict) or msg.get("op") not in OPS:
         raise ValueError(f"not a journey message: op must be one of {sorted(OPS)}")
     if not isinstance(msg.get("ik"), str) or not isinstance(msg.get("v"), int):

@@ -68,6 +68,7 @@ class ProfileFeatures:
     purchases: tuple[int, ...] = ()  # purchase times, ascending
     revenue_to: tuple[int, ...] = ()  # revenue_to[i]: cents of purchases[0..i] together
     open_cart: int | None = None  # when the open cart last changed
+    intent_at: int | None = None  # the last intent touch after the last purchase (stage considering)
     stage: str = "inactive"
     channels: Mapping[str, int] = field(default_factory=dict)  # channel -> last activity on it
     device_types: Mapping[str, int] = field(default_factory=dict)
@@ -171,7 +172,7 @@ def profile_features(touches: Iterable[Touch], extras: Mapping[str, dict], now_m
             statuses.add("consent_withdrawn")
         subscription[name] = frozenset(statuses or {"subscribed"})
     return ProfileFeatures(now_ms, len(ordered), tuple(activity), tuple(purchases), tuple(revenue_to), open_cart,
-                           stage, channels, device_types, subscription)
+                           intent_at, stage, channels, device_types, subscription)
 
 
 def _cart_event(lines: dict[str, int], kind: str, items: list | None) -> None:

@@ -1,7 +1,10 @@
 """Which segment membership changes a profile's journey state emits to ``<prefix>segments``.
 
 The journey stage recomputes a profile's segments whenever its touches change
-(streams/stages/journeys.py) and asks ``changed_records`` what to emit. The
+(streams/stages/journeys.py), and when a segment tick finds the profile due
+because time alone may have changed a membership (``sd``, the next such time:
+streams/stages/segment_ticks.py; such a change is caused by no touch), and
+asks ``changed_records`` what to emit. The
 state remembers, per segment, ``[version, member]`` of the last change
 emitted (``sg``). A change is emitted only when membership differs, with the
 next version: ``entered`` or ``left``. A profile never in a segment emits
@@ -25,11 +28,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from streams.optimization.features import profile_features, state_touches
 from streams.optimization.policy import ContactPolicy
 from streams.optimization.segment_definitions import SegmentDefinitions
-from streams.optimization.segments import profile_segments
+from streams.optimization.segments import memberships, next_change_at
 
 REGISTRY = "sg"  # journey state key: segment -> [version, 1 member | 0 not]
+DUE = "sd"  # journey state key: when time alone may change a membership next (ms), for the segment ticks
 ENTERED, LEFT = "entered", "left"
 
 
@@ -60,9 +65,17 @@ def membership_record(profile_id: str, segment: str, version: int, change: str, 
 
 def changed_records(state: dict, evaluated_at: datetime, caused_by: str | None, definitions: SegmentDefinitions,
                     policy: ContactPolicy) -> tuple[frozenset[str], list[dict[str, Any]]]:
-    """(the profile's segments now, the Avro records of the changes to emit); updates the registry."""
+    """(the profile's segments now, the Avro records of the changes to emit); updates the registry and ``sd``,
+    the time the profile is due again with no new touch (``segments.next_change_at``)."""
     now_ms = int(evaluated_at.timestamp() * 1000)
-    members = profile_segments(state, now_ms, definitions, policy)
+    touches, extras = state_touches(state)
+    features = profile_features(touches, extras, now_ms, policy)
+    members = frozenset(memberships(features, definitions))
+    due = next_change_at(features, definitions)
+    if due is None:
+        state.pop(DUE, None)
+    else:
+        state[DUE] = due
     return members, [membership_record(state["p"], name, version, change, evaluated_at, caused_by,
                                        definitions.version)
                      for name, version, change in emissions(state, members, definitions)]

@@ -15,11 +15,14 @@ whenever its touches change and emits what changed
 
 from __future__ import annotations
 
-from streams.optimization.features import ProfileFeatures, profile_features, state_touches
+from bisect import bisect_right
+from collections.abc import Iterator
+
+from streams.optimization.features import STAGE_WINDOW_MS, ProfileFeatures, profile_features, state_touches
 from streams.optimization.policy import ContactPolicy
 from streams.optimization.segment_definitions import Age, Condition, Count, SegmentDefinitions
 
-__all__ = ["holds", "memberships", "profile_features", "profile_segments"]
+__all__ = ["holds", "memberships", "next_change_at", "profile_features", "profile_segments"]
 
 
 def memberships(features: ProfileFeatures, definitions: SegmentDefinitions) -> set[str]:
@@ -72,6 +75,49 @@ def _age(age: Age, at: int | None, now: int) -> bool:
 
 def _between(value: int, low: int | None, high: int | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
+
+
+def next_change_at(features: ProfileFeatures, definitions: SegmentDefinitions) -> int | None:
+    """The earliest time after ``features.now`` at which a membership may change with no new touch (None: never).
+
+    Every condition that depends on time compares ``now`` with a touch time ``t`` of the profile against a
+    duration ``d`` (a window, an age, the stage's 30 days): its truth can flip only at ``t + d``, when the
+    touch leaves the window or the age is reached. So the earliest ``t + d`` after now over the (times,
+    duration) pairs the definitions use bounds the next change: re-evaluating then, and again at the next
+    bound, misses none (it may find nothing changed). The journey stage's segment ticks do that.
+    """
+    if not features.on_record:
+        return None
+    now, best = features.now, None
+    for segment in definitions.segments.values():
+        for condition in (*(segment.all or ()), *(segment.any or ())):
+            for times, duration in _timed(condition, features):
+                first = bisect_right(times, now - duration)  # the oldest time still inside: it leaves next
+                if first < len(times) and (best is None or times[first] + duration < best):
+                    best = times[first] + duration
+    return best
+
+
+def _timed(condition: Condition, f: ProfileFeatures) -> Iterator[tuple[tuple[int, ...], int]]:
+    """(ascending touch times, duration) pairs whose ``t + duration`` may flip ``condition``."""
+    key = condition.key
+    value = getattr(condition, key)
+    if key in ("all", "any"):
+        for inner in value:
+            yield from _timed(inner, f)
+    elif isinstance(value, Age):
+        at = getattr(f, key)
+        if at is not None:
+            yield from (((at,), d) for d in (value.within_ms, value.older_ms) if d is not None)
+    elif key == "touches":
+        yield f.activity, value.window_ms
+    elif key in ("orders", "revenue"):
+        yield f.purchases, value.window_ms
+    elif key == "stage":  # recent = within the stage window: the cart, the last intent, purchase and activity
+        yield tuple(sorted(t for t in (f.open_cart, f.intent_at, f.last_purchase, f.last_touch)
+                           if t is not None)), STAGE_WINDOW_MS
+    elif key in ("channels", "device_types") and value.window_ms is not None:
+        yield tuple(sorted((f.channels if key == "channels" else f.device_types).values())), value.window_ms
 
 
 def profile_segments(state: dict | None, now_ms: int, definitions: SegmentDefinitions,

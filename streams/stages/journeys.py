@@ -34,6 +34,7 @@ from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.batches import each_batch
 from streams.stages.output import Output
+from streams.stages.segment_ticks import SegmentTicks
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,13 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     states = DurableTable(table, output)
     inputs = app.topic(names.journey_inputs, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")
+    ticks = SegmentTicks(app, table, settings, output, names.journey_inputs)  # time-only segment changes
 
     async def assemble_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         now = datetime.now(timezone.utc)
         touched: dict[str, list] = {}  # profile -> [state, partition, event, changed, newest touch's event id]
         sends: list[tuple[str, dict]] = []
+        ticked: dict[int, object] = {}  # partition -> its segment tick's event
         for event in events:
             set_current_event(event)
             message = event.message
@@ -71,6 +74,9 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 if not profile:
                     raise ValueError("journey message without a profile id key")
                 msg = messages.decode(message.value)
+                if msg["op"] == messages.TICK:
+                    ticked[message.partition] = event
+                    continue
                 entry = touched.get(profile)
                 if entry is None:
                     entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
@@ -86,6 +92,16 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             if changed:
                 entry[4] = touch_of_message(msg) or entry[4]
             sends.extend(out)
+        timed: set[str] = set()  # profiles due for a segment re-evaluation by time alone (segment_ticks.py)
+        for partition, event in ticked.items():
+            set_current_event(event)
+            for profile in ticks.due(partition, int(now.timestamp() * 1000)):
+                if profile not in touched:
+                    state = states.get(profile)
+                    if state is None:
+                        continue  # gone (erased) since it was scheduled
+                    touched[profile] = [state, partition, event, False, None]
+                timed.add(profile)
         deliveries = []
         for target, msg in sends:
             deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
@@ -101,8 +117,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             # Segment memberships and contact decisions that changed with the touches (docs/optimization.md),
             # delivered with the rows: the state that remembers them is written only after. Decisions apply
             # the caps of the segments the profile is in now.
-            members: frozenset[str] = frozenset()
-            if touches_changed:
+            members, changes = frozenset(), []
+            if touches_changed or profile in timed:
                 members, changes = segment_changes.changed_records(entry[0], now, entry[4], definitions,
                                                                    contact_policy)
                 entry[3] = entry[3] or bool(changes)
@@ -110,7 +126,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     deliveries.append(await output.send(names.segments, profile.encode(),
                                                         segment_encoder.encode(record)))
                     metrics.SEGMENT_CHANGES.labels(segment=record["segment"], change=record["change"]).inc()
-            decisions = changed_records(entry[0], now, entry[4], contact_policy, members) if touches_changed else []
+                ticks.schedule(entry[1], profile, entry[0])
+            # A time-only segment change may change the caps in force: decide again then too.
+            redecide = touches_changed or bool(changes)
+            decisions = changed_records(entry[0], now, entry[4], contact_policy, members) if redecide else []
             entry[3] = entry[3] or bool(decisions)
             for record, decision in decisions:
                 value = decision_encoder.encode(record)

@@ -20,7 +20,6 @@ Rows go to the ``sessions`` topic (Avro session.v1) for the sink.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import time
@@ -33,6 +32,7 @@ from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
 from streams.sessions.state import Emits, add_touch, advance
 from streams.sessions.touches import session_key, touch_of
+from streams.stages.due_index import DueIndex
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.batches import each_batch
 from streams.stages.output import Output
@@ -43,32 +43,11 @@ NEVER = -(2**62)
 
 
 @dataclass
-class PartitionClock:
+class PartitionClock(DueIndex):
     """One partition's event-time progress and due index (the index is memory only)."""
 
     newest: int = NEVER
     last_event_wall: float = field(default_factory=time.monotonic)
-    due: list[tuple[int, str]] = field(default_factory=list)  # heap; stale entries are skipped
-    due_of: dict[str, int] = field(default_factory=dict)
-
-    def schedule(self, key: str, due: int | None) -> None:
-        if due is None:
-            self.due_of.pop(key, None)
-        elif self.due_of.get(key) != due:
-            self.due_of[key] = due
-            heapq.heappush(self.due, (due, key))
-            if len(self.due) > 2 * len(self.due_of) + 1024:  # bounded: drop the stale entries
-                self.due = [(d, k) for k, d in self.due_of.items()]
-                heapq.heapify(self.due)
-
-    def pop_due(self, watermark: int) -> list[str]:
-        keys = []
-        while self.due and self.due[0][0] <= watermark:
-            due, key = heapq.heappop(self.due)
-            if self.due_of.get(key) == due:
-                del self.due_of[key]
-                keys.append(key)
-        return keys
 
 
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)

@@ -4,13 +4,13 @@ Two workers with web servers and sinks; the default segment definitions and a
 contact policy whose ``[segments.vip]`` raises the email cap from 5 to 8 per
 7 days. One person logs in on a laptop (user id and email address) and a
 phone, gets 5 marketing emails (email cap reached), adds a 600.00 item to the
-cart on the phone two hours ago, then buys it. Each touch is produced once
-what it causes is on the topics. ``<prefix>segments`` shows, in the order of
-the causing touches: ``new`` entered (a login), ``cart_abandoner`` entered (the
-cart, over an hour old and unbought), then ``vip`` entered and
-``cart_abandoner`` left (the purchase); the email decision goes from
-``cap:email:7d:5`` to allowed with the same 5 emails (the VIP's cap), caused
-by the purchase. The HTTP context shows
+cart on the phone (stamped 5 s short of an hour ago), then buys it. Each touch
+is produced once what it causes is on the topics. ``<prefix>segments`` shows,
+in order: ``new`` entered (a login), ``cart_abandoner`` entered by time alone
+(a segment tick, caused by no touch, once the cart is an hour old), then
+``vip`` entered and ``cart_abandoner`` left (the purchase); the email decision
+goes from ``cap:email:7d:5`` to allowed with the same 5 emails (the VIP's
+cap), caused by the purchase. The HTTP context shows
 the segments on both workers, ``can_contact`` agrees, and
 ``segment_members_current`` in ClickHouse holds the final membership.
 """
@@ -41,7 +41,7 @@ def test_a_cart_abandoner_buys_becomes_vip_and_the_vip_email_cap_applies(setting
                                                                          tmp_path: Path) -> None:
     policy_file = tmp_path / "contact-policy.toml"
     policy_file.write_text('[segments.vip.channels]\nemail = [{window = "7d", max = 8}]\n')
-    settings = settings_factory(contact_policy_file=policy_file)  # segments: the defaults
+    settings = settings_factory(contact_policy_file=policy_file, segment_tick_s=1)  # segments: the defaults
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
@@ -62,13 +62,8 @@ def test_a_cart_abandoner_buys_becomes_vip_and_the_vip_email_cap_applies(setting
     logins = [event("login-laptop", "login", "web", timedelta(days=8), device_type="desktop", device_id="sg-laptop",
                     user_id="sg-user", email=EMAIL),
               event("login-phone", "login", "app", timedelta(days=8, hours=-1), **phone)]
-    touches = [
-        *(event(f"e{n}", "email_send", "email", timedelta(days=7 - n), email=EMAIL, campaign_id="cmp-news")
-          for n in range(1, 6)),
-        event("cart", "add_to_cart", "app", timedelta(hours=2), items=[item], currency="EUR", **phone),
-        event("buy", "purchase", "app", timedelta(minutes=30), items=[item], currency="EUR", revenue="600.00",
-              order_id="sg-order-1", **phone),
-    ]
+    emails = [event(f"e{n}", "email_send", "email", timedelta(days=7 - n), email=EMAIL, campaign_id="cmp-news")
+              for n in range(1, 6)]
     with TouchpointProducer(settings) as producer:
         # Who the person is, stitched first (a device seen for the first time may pass through a profile of its
         # own before identity links it: its changes go to that profile id).
@@ -91,12 +86,30 @@ def test_a_cart_abandoner_buys_becomes_vip_and_the_vip_email_cap_applies(setting
 
         wait_for(lambda: [r for r in segments.read() if r["profile_id"] == profile], timeout=30,
                  what="the person's first segment")
-        for record in touches:  # each produced once what it causes is on its topic
+        for record in emails:  # each produced once its decision is on the topic
             producer.send(record)
             producer.flush()
-            topic = decisions if record["event_type"] == "email_send" else segments
-            wait_for(lambda: caused(topic, record["event_id"]), timeout=60, interval=0.02,
-                     what=f"what {record['event_id']} causes")
+            wait_for(lambda: caused(decisions, record["event_id"]), timeout=60, interval=0.02,
+                     what=f"the decision {record['event_id']} causes")
+
+        # The cart, 5 s short of an hour old when sent: cart_abandoner comes with no new touch, by the
+        # segment ticks (every second here), once the hour is over.
+        cart_at = datetime.now(timezone.utc) - timedelta(hours=1) + timedelta(seconds=5)
+        producer.send({**event("cart", "add_to_cart", "app", timedelta(0), items=[item], currency="EUR", **phone),
+                       "event_time": cart_at})
+        producer.flush()
+        wait_for(lambda: (_get(ports[0], f"/profiles/{profile}/context/")[1].get("open_cart") or {}).get("items"),
+                 timeout=60, what="the cart in the profile")
+        abandoned = wait_for(lambda: [r for r in segments.read() if r["profile_id"] == profile
+                                      and r["segment"] == "cart_abandoner"], timeout=60, interval=0.05,
+                             what="cart_abandoner entered by time alone")
+        print(f"cart_abandoner entered {datetime.now(timezone.utc) - cart_at - timedelta(hours=1)} after the hour")
+
+        producer.send({**event("buy", "purchase", "app", timedelta(0), items=[item], currency="EUR",
+                               revenue="600.00", order_id="sg-order-1", **phone),
+                       "event_time": datetime.now(timezone.utc)})
+        producer.flush()
+        wait_for(lambda: caused(segments, "sg-buy"), timeout=60, interval=0.02, what="the purchase's segments")
         wait_for(lambda: caused(decisions, "sg-buy"), timeout=30, interval=0.02, what="the VIP's email decision")
 
     mine = [r for r in segments.read() if r["profile_id"] == profile]
@@ -107,7 +120,9 @@ def test_a_cart_abandoner_buys_becomes_vip_and_the_vip_email_cap_applies(setting
         ("vip", "entered", 1), ("cart_abandoner", "left", 2),  # one batch: in the definitions' order
     ]
     assert mine[0]["caused_by_event_id"] in ("sg-login-laptop", "sg-login-phone")
-    assert [r["caused_by_event_id"] for r in mine[1:]] == ["sg-cart", "sg-buy", "sg-buy"]
+    assert [r["caused_by_event_id"] for r in mine[1:]] == [None, "sg-buy", "sg-buy"]  # None: time, not a touch
+    cart_ms = cart_at.replace(microsecond=cart_at.microsecond // 1000 * 1000)  # as the topic carries it
+    assert abandoned[0]["evaluated_at"] >= cart_ms + timedelta(hours=1)
     assert all(r["definitions_version"] == mine[0]["definitions_version"] for r in mine)
 
     # Contact decisions: the 5th email reached the cap; the purchase made a VIP, whose cap is 8.

@@ -21,7 +21,7 @@ from streams.optimization.segment_changes import REGISTRY, changed_records, emis
 from streams.optimization.segment_definitions import (
     DEFAULT_DEFINITIONS, DEFAULT_TEXT, load_definitions, parse_definitions,
 )
-from streams.optimization.segments import memberships, profile_segments
+from streams.optimization.segments import memberships, next_change_at, profile_segments
 from streams.sessions.touches import Touch
 
 EXAMPLE = Path(__file__).parents[3] / "infra" / "segments.example.toml"
@@ -251,3 +251,35 @@ def test_a_removed_segment_is_left_and_its_version_kept() -> None:
     assert emissions(state, {"new"}, DEFAULT_DEFINITIONS) == [("new", 3, "entered")]  # back: the next version
     nobody = new_state("p-2")
     assert emissions(nobody, set(), DEFAULT_DEFINITIONS) == [] and REGISTRY not in nobody
+
+
+# -- when time alone may change a membership (the segment ticks) ------------------------------------------------
+
+def test_next_change_is_the_earliest_touch_time_plus_a_duration_the_definitions_use() -> None:
+    def due(touches: list[Touch], now: int = NOW) -> int | None:
+        return next_change_at(profile_features(touches, {}, now), DEFAULT_DEFINITIONS)
+
+    add = touch(NOW - 59 * MINUTE, "add_to_cart")
+    assert due([add]) == NOW + MINUTE  # cart_abandoner: the open cart an hour old
+    assert "cart_abandoner" in segments([add], now=NOW + MINUTE)
+    assert due([add], now=NOW + MINUTE) == NOW - 59 * MINUTE + 30 * DAY  # then: the stage window, and `new`
+    purchase = touch(NOW - 59 * DAY, "purchase", revenue_cents=1)
+    assert due([purchase], now=NOW - DAY + 1) == NOW + DAY  # lapsed: purchase 60 days old (activity 30 already)
+    assert due([], now=NOW) is None
+    assert next_change_at(profile_features([add], {}, NOW), parse_definitions("")) is None
+    subscribed = parse_definitions('[segments.s]\nall = [{subscription = {email = "unsubscribed"}}]')
+    assert next_change_at(profile_features([touch(NOW, "unsubscribe", "email")], {}, NOW), subscribed) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories(), st.lists(st.integers(0, 95 * DAY), min_size=1, max_size=5))
+def test_no_membership_changes_before_the_next_change(touches: list[Touch], offsets: list[int]) -> None:
+    now = NOW
+    for _ in range(4):  # follow a few changes along
+        due = next_change_at(profile_features(touches, {}, now), DEFAULT_DEFINITIONS)
+        members = segments(touches, now=now)
+        later = [now + o for o in offsets if due is None or now + o < due]
+        assert all(segments(touches, now=t) == members for t in later), (now, due)
+        if due is None:
+            break
+        now = due
