@@ -210,7 +210,7 @@ def journey_trace(client, settings: Settings, profile: str) -> str:  # noqa: ANN
     topic = TopicNames.from_settings(settings).journey_inputs
     for message in read_topic(settings, topic):
         msg = messages.decode(message.value())
-        if msg["ik"] in keys:
+        if msg.get("ik") in keys:  # segment ticks carry none
             lines.append(f"  {topic}[{message.partition()}]@{message.offset()} key={message.key().decode()} "
                          f"op={msg['op']} ik={msg['ik']} v={msg['v']} to={msg.get('to')} "
                          f"touches={len(msg['x']) if msg['op'] == 'a' else 1 if msg['op'] == 't' else 0}")
