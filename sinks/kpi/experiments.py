@@ -27,6 +27,8 @@ from statistics import NormalDist
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from streams.optimization.bandit import share_best  # P(best) is one rule: experiments and the budget bandit
+
 Z95 = NormalDist().inv_cdf(0.975)  # 1.959963984540054
 DRAWS = 100_000
 SEED = 20261123
@@ -90,18 +92,12 @@ def normal_interval(mean: float, se: float, z: float = Z95) -> tuple[float, floa
     return mean - z * se, mean + z * se
 
 
-def _share_best(samples: np.ndarray) -> list[float]:
-    """samples: draws x variants; the share of draws each variant is the maximum (ties split)."""
-    best = samples == samples.max(axis=1, keepdims=True)
-    return [float(x) for x in (best / best.sum(axis=1, keepdims=True)).mean(axis=0)]
-
-
 def p_best_beta(conversions: Sequence[tuple[int, int]], draws: int = DRAWS, seed: int = SEED) -> list[float]:
     """P(variant has the highest rate) for (converters, profiles) per variant, Beta(1 + c, 1 + n - c) posteriors."""
     rng = np.random.default_rng(seed)
     alpha = np.array([1 + c for c, _ in conversions], dtype=float)
     beta = np.array([1 + n - c for c, n in conversions], dtype=float)
-    return _share_best(rng.beta(alpha, beta, size=(draws, len(conversions))))
+    return [float(x) for x in share_best(rng.beta(alpha, beta, size=(draws, len(conversions))))]
 
 
 def p_best_normal(estimates: Sequence[tuple[float, float]], draws: int = DRAWS, seed: int = SEED) -> list[float]:
@@ -109,7 +105,7 @@ def p_best_normal(estimates: Sequence[tuple[float, float]], draws: int = DRAWS, 
     rng = np.random.default_rng(seed)
     means = np.array([m for m, _ in estimates], dtype=float)
     ses = np.array([s for _, s in estimates], dtype=float)
-    return _share_best(rng.normal(means, ses, size=(draws, len(estimates))))
+    return [float(x) for x in share_best(rng.normal(means, ses, size=(draws, len(estimates))))]
 
 
 def analyse(variants: Sequence[VariantInput], draws: int = DRAWS, seed: int = SEED) -> list[VariantResult]:
