@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.optimization.decisions import profile_decisions
-from streams.optimization.features import state_touches
 from streams.optimization.policy import CHANNELS, ContactPolicy
 from streams.optimization.pressure import Decision
 from streams.sessions.touches import Touch
@@ -134,8 +133,30 @@ def profile_outlook(state: dict | None, now_ms: int, policy: ContactPolicy,
     ``segments``: the profile's real-time segments now (their ``[segments.*]`` caps apply to the decisions).
     """
     decisions = profile_decisions(state, now_ms, policy, segments=segments)
-    touches, extras = state_touches(state)
+    types = _evidence_types(policy)
+    touches: list[Touch] = []
+    extras: dict[str, dict] = {}
+    for slot in (state or {}).get("s", {}).values():
+        for x in slot.get("x", ()):
+            if x[0][2] in types:  # most touches are page views: skip them cheaply
+                touches.append(Touch(*x[0]))
+                if len(x) > 2 and x[2]:
+                    extras[x[0][1]] = x[2]
     return channel_outlook(touches, extras, now_ms, policy, decisions)
+
+
+_TYPES: dict[str, frozenset[str]] = {}  # policy version -> event types that are evidence
+
+
+def _evidence_types(policy: ContactPolicy) -> frozenset[str]:
+    types = _TYPES.get(policy.version)
+    if types is None:
+        engagements = (t for events in policy.next_channel.engagement_events.values() for t in events)
+        types = frozenset((*policy.contact_matchers, *engagements))
+        if len(_TYPES) > 16:  # policies reloaded over a worker's life: keep a few
+            _TYPES.clear()
+        _TYPES[policy.version] = types
+    return types
 
 
 def outlook_answer(outlook: list[ChannelOutlook], policy: ContactPolicy) -> dict[str, Any]:

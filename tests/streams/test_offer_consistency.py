@@ -18,6 +18,7 @@ one SMS was clicked.
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -116,12 +117,14 @@ def test_conflicting_offers_alert_once_and_every_channel_sees_the_best(settings_
                        sms_offer("s1-click", "sms_click", timedelta(days=2) - timedelta(minutes=5),
                                  device_type="mobile", device_id="oc-phone")):
             producer.send(record)
+        sent = time.monotonic()
         producer.flush()
+        wait_for(lambda: [a for a in alerts.read() if a["profile_id"] == profile], timeout=60, interval=0.01,
+                 what="the offer conflict on the alerts topic")
+        print(f"SMS produced -> offer alert read: {time.monotonic() - sent:.3f} s")
         profile_touches(7)
 
     # Exactly one alert for the person: the 20% email just before the 50% SMS, and the SMS.
-    wait_for(lambda: [a for a in alerts.read() if a["profile_id"] == profile], timeout=60,
-             what="the offer conflict on the alerts topic")
     mine = [a for a in _drained(alerts, topic) if a["profile_id"] == profile]
     alerts.close()
     assert len(mine) == 1, [(a["first_event_id"], a["second_event_id"]) for a in mine]
