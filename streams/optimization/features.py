@@ -42,8 +42,9 @@ caps count), so at ``t + window`` exactly it has left; a touch stamped after
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from streams.optimization.policy import CHANNELS, DEFAULT_POLICY, ContactPolicy
 from streams.optimization.pressure import subscriptions
@@ -114,8 +115,30 @@ def profile_features(touches: Iterable[Touch], extras: Mapping[str, dict], now_m
     ``policy``: the contact policy whose suppression rules give the subscription status (default: the
     default policy).
     """
-    policy = policy or DEFAULT_POLICY
-    ordered = sorted({t.event_id: t for t in touches}.values(), key=lambda t: (t.t, t.event_id))
+    return _features({t[1]: t for t in touches}, extras, now_ms, policy or DEFAULT_POLICY)
+
+
+def state_features(state: dict | None, now_ms: int, policy: ContactPolicy | None = None) -> ProfileFeatures:
+    """``profile_features`` of a journey state's touches and pins, read in place (no Touch built per touch)."""
+    rows: dict[str, list] = {}
+    extras: dict[str, dict] = {}
+    for slot in (state or {}).get("s", {}).values():
+        for entries in (slot.get("x", ()), slot.get("k", ())):
+            for x in entries:
+                rows[x[0][1]] = x[0]
+                if len(x) > 2 and x[2]:
+                    extras[x[0][1]] = x[2]
+    return _features(rows, extras, now_ms, policy or DEFAULT_POLICY)
+
+
+_T, _ID, _TYPE, _CHANNEL, _DEVICE, _PAGE, _REVENUE = 0, 1, 2, 3, 4, 8, 9  # Touch fields, by position
+_IN_ORDER = itemgetter(_T, _ID)
+
+
+def _features(rows: Mapping[str, Sequence], extras: Mapping[str, dict], now_ms: int,
+              policy: ContactPolicy) -> ProfileFeatures:
+    """The features of touches as sequences in Touch's field order (a Touch, or a state's list), one per id."""
+    ordered = sorted(rows.values(), key=_IN_ORDER)
     recent = now_ms - STAGE_WINDOW_MS
     activity: list[int] = []
     purchases: list[int] = []
@@ -126,28 +149,32 @@ def profile_features(touches: Iterable[Touch], extras: Mapping[str, dict], now_m
     checkout = False
     cart_at: int | None = None
     intent_at: int | None = None  # the last intent touch after the last purchase
+    suppression_types = policy.suppression_event_types
+    suppressions: list[Touch] = []
     for touch in ordered:
-        kind = touch.event_type
+        kind, t = touch[_TYPE], touch[_T]
+        if kind in suppression_types:
+            suppressions.append(Touch(*touch))
         if kind in PASSIVE:
             continue
-        activity.append(touch.t)
-        channels[touch.channel] = touch.t
-        if touch.device_type != "unknown":
-            device_types[touch.device_type] = touch.t
+        activity.append(t)
+        channels[touch[_CHANNEL]] = t
+        if touch[_DEVICE] != "unknown":
+            device_types[touch[_DEVICE]] = t
         if kind == PURCHASE:
-            purchases.append(touch.t)
-            revenue_to.append((revenue_to[-1] if revenue_to else 0) + (touch.revenue_cents or 0))
+            purchases.append(t)
+            revenue_to.append((revenue_to[-1] if revenue_to else 0) + (touch[_REVENUE] or 0))
             lines, checkout, cart_at, intent_at = {}, False, None, None  # a purchase empties the cart
             continue
-        if kind in INTENT or (kind == "page_view" and PRODUCT_PAGE in (touch.page_url or "")):
-            intent_at = touch.t
+        if kind in INTENT or (kind == "page_view" and PRODUCT_PAGE in (touch[_PAGE] or "")):
+            intent_at = t
         if kind in (CART_ADD, CART_REMOVE, CHECKOUT):
-            _cart_event(lines, kind, (extras.get(touch.event_id) or {}).get("i"))
+            _cart_event(lines, kind, (extras.get(touch[_ID]) or {}).get("i"))
             if kind == CHECKOUT:
                 checkout = True
             elif kind == CART_REMOVE and not lines:
                 checkout = False  # emptied: a checkout before it no longer holds a cart open
-            cart_at = touch.t
+            cart_at = t
     open_cart = cart_at if (lines or checkout) else None
     last_purchase = purchases[-1] if purchases else None
     if open_cart is not None and open_cart > recent:
@@ -162,7 +189,7 @@ def profile_features(touches: Iterable[Touch], extras: Mapping[str, dict], now_m
         stage = "lapsed"
     else:
         stage = "inactive"
-    unsubscribed, withdrawn = subscriptions(ordered, extras, policy)
+    unsubscribed, withdrawn = subscriptions(suppressions, extras, policy)
     subscription = {}
     for name in CHANNELS:
         statuses = set()

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.optimization.features import profile_features, state_touches
+from streams.optimization.features import state_features
 from streams.optimization.policy import ContactPolicy
 from streams.optimization.segment_definitions import SegmentDefinitions
 from streams.optimization.segments import memberships, next_change_at
@@ -68,8 +68,7 @@ def changed_records(state: dict, evaluated_at: datetime, caused_by: str | None, 
     """(the profile's segments now, the Avro records of the changes to emit); updates the registry and ``sd``,
     the time the profile is due again with no new touch (``segments.next_change_at``)."""
     now_ms = int(evaluated_at.timestamp() * 1000)
-    touches, extras = state_touches(state)
-    features = profile_features(touches, extras, now_ms, policy)
+    features = state_features(state, now_ms, policy)
     members = frozenset(memberships(features, definitions))
     due = next_change_at(features, definitions)
     if due is None:

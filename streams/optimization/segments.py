@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from streams.optimization.features import STAGE_WINDOW_MS, ProfileFeatures, profile_features, state_touches
+from streams.optimization.features import STAGE_WINDOW_MS, ProfileFeatures, profile_features, state_features
 from streams.optimization.policy import ContactPolicy
 from streams.optimization.segment_definitions import Age, Condition, Count, SegmentDefinitions
 
@@ -89,35 +89,62 @@ def next_change_at(features: ProfileFeatures, definitions: SegmentDefinitions) -
     if not features.on_record:
         return None
     now, best = features.now, None
-    for segment in definitions.segments.values():
-        for condition in (*(segment.all or ()), *(segment.any or ())):
-            for times, duration in _timed(condition, features):
-                first = bisect_right(times, now - duration)  # the oldest time still inside: it leaves next
-                if first < len(times) and (best is None or times[first] + duration < best):
-                    best = times[first] + duration
+    for source, duration in _timed_sources(definitions):
+        times = _times(source, features)
+        first = bisect_right(times, now - duration)  # the oldest time still inside: it leaves next
+        if first < len(times) and (best is None or times[first] + duration < best):
+            best = times[first] + duration
     return best
 
 
-def _timed(condition: Condition, f: ProfileFeatures) -> Iterator[tuple[tuple[int, ...], int]]:
-    """(ascending touch times, duration) pairs whose ``t + duration`` may flip ``condition``."""
+_SOURCES: dict[str, tuple[tuple[str, int], ...]] = {}  # definitions version -> their (source, duration) pairs
+
+
+def _timed_sources(definitions: SegmentDefinitions) -> tuple[tuple[str, int], ...]:
+    """The distinct (feature times, duration) pairs of every condition, once per definitions (the stream asks
+    for every changed profile)."""
+    pairs = _SOURCES.get(definitions.version)
+    if pairs is None:
+        found: set[tuple[str, int]] = set()
+        for segment in definitions.segments.values():
+            for condition in (*(segment.all or ()), *(segment.any or ())):
+                found |= set(_timed(condition))
+        pairs = tuple(sorted(found))
+        if len(_SOURCES) > 16:  # definitions reloaded over a worker's life: keep a few
+            _SOURCES.clear()
+        _SOURCES[definitions.version] = pairs
+    return pairs
+
+
+def _timed(condition: Condition) -> Iterator[tuple[str, int]]:
+    """(feature times, duration) pairs whose ``t + duration`` may flip ``condition`` (see ``_times``)."""
     key = condition.key
     value = getattr(condition, key)
     if key in ("all", "any"):
         for inner in value:
-            yield from _timed(inner, f)
+            yield from _timed(inner)
     elif isinstance(value, Age):
-        at = getattr(f, key)
-        if at is not None:
-            yield from (((at,), d) for d in (value.within_ms, value.older_ms) if d is not None)
+        yield from ((key, d) for d in (value.within_ms, value.older_ms) if d is not None)
     elif key == "touches":
-        yield f.activity, value.window_ms
+        yield "activity", value.window_ms
     elif key in ("orders", "revenue"):
-        yield f.purchases, value.window_ms
-    elif key == "stage":  # recent = within the stage window: the cart, the last intent, purchase and activity
-        yield tuple(sorted(t for t in (f.open_cart, f.intent_at, f.last_purchase, f.last_touch)
-                           if t is not None)), STAGE_WINDOW_MS
+        yield "purchases", value.window_ms
+    elif key == "stage":
+        yield "stage", STAGE_WINDOW_MS
     elif key in ("channels", "device_types") and value.window_ms is not None:
-        yield tuple(sorted((f.channels if key == "channels" else f.device_types).values())), value.window_ms
+        yield key, value.window_ms
+
+
+def _times(source: str, f: ProfileFeatures) -> tuple[int, ...]:
+    """Ascending touch times of one source of ``_timed``."""
+    if source in ("activity", "purchases"):
+        return getattr(f, source)
+    if source in ("channels", "device_types"):
+        return tuple(sorted(getattr(f, source).values()))
+    if source == "stage":  # recent = within the stage window: the cart, the last intent, purchase and activity
+        return tuple(sorted(t for t in (f.open_cart, f.intent_at, f.last_purchase, f.last_touch) if t is not None))
+    at = getattr(f, source)  # an age: first_touch, last_touch, last_purchase, open_cart
+    return () if at is None else (at,)
 
 
 def profile_segments(state: dict | None, now_ms: int, definitions: SegmentDefinitions,
@@ -125,5 +152,4 @@ def profile_segments(state: dict | None, now_ms: int, definitions: SegmentDefini
     """The segments of a journey state's profile at ``now_ms`` (None or no touches: features of nobody)."""
     if not definitions.segments:
         return frozenset()
-    touches, extras = state_touches(state)
-    return frozenset(memberships(profile_features(touches, extras, now_ms, policy), definitions))
+    return frozenset(memberships(state_features(state, now_ms, policy), definitions))
