@@ -219,15 +219,3 @@ def _cart_event(lines: dict[str, int], kind: str, items: list | None) -> None:
             lines[sku] = left
         else:
             lines.pop(sku, None)
-
-
-def state_touches(state: dict | None) -> tuple[list[Touch], dict[str, dict]]:
-    """(touches, extras) of a journey state: every slot's touches and pins."""
-    touches: list[Touch] = []
-    extras: dict[str, dict] = {}
-    for slot in (state or {}).get("s", {}).values():
-        for x in (*slot.get("x", ()), *slot.get("k", ())):
-            touches.append(Touch(*x[0]))
-            if len(x) > 2 and x[2]:
-                extras[x[0][1]] = x[2]
-    return touches, extras

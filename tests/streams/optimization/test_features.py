@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from streams.journeys.context import touch_extra
 from streams.journeys.state import apply, new_state
-from streams.optimization.features import STAGE_WINDOW_MS, ProfileFeatures, profile_features, state_touches
+from streams.optimization.features import STAGE_WINDOW_MS, ProfileFeatures, profile_features, state_features
 from streams.optimization.policy import parse_policy
 from streams.sessions.touches import Touch
 
@@ -152,18 +152,20 @@ def test_channels_and_device_types_used() -> None:
     assert f.used_within(f.device_types, 40 * DAY + 1) == {"mobile", "pos_terminal"}
 
 
-def test_state_touches_include_every_slot_and_the_pins() -> None:
+def test_state_features_read_every_slot_and_the_pins() -> None:
     state = new_state("p-1")
-    for ik, n, event_type in (("device_id:a", 1, "page_view"), ("email_sha256:b", 2, "unsubscribe")):
-        t = touch(NOW - n * DAY, event_type, "email" if n == 2 else "web")
-        apply(state, {"op": "t", "ik": ik, "v": 0, "x": [list(t), ik, {"u": "email"}]})
-    pinned = touch(NOW - 200 * DAY, "consent_change", event_id="pin")
+    touches = [touch(NOW - DAY, "page_view"), touch(NOW - 2 * DAY, "unsubscribe", "email")]
+    for ik, t in zip(("device_id:a", "email_sha256:b"), touches):
+        apply(state, {"op": "t", "ik": ik, "v": 0, "x": [list(t), ik] + ([{"u": "email"}] if ik[0] == "e" else [])})
+    pinned = touch(NOW - 200 * DAY, "consent_change", event_id="pin")  # trimmed long ago, kept as a pin
     state["s"]["email_sha256:b"]["k"] = [[list(pinned), "email_sha256:b", {"c": False}]]
-    touches, extras = state_touches(state)
-    assert sorted(t.event_id for t in touches) == sorted([*(f"e-{e}-{c}-{NOW - n * DAY}" for n, e, c in (
-        (1, "page_view", "web"), (2, "unsubscribe", "email"))), "pin"])
-    assert extras["pin"] == {"c": False}
-    assert state_touches(None) == ([], {})
+    got = state_features(state, NOW)
+    assert got == features([*touches, pinned], {"e-unsubscribe-email-" + str(NOW - 2 * DAY): {"u": "email"},
+                                                "pin": {"c": False}})
+    assert got.on_record == 3 and got.first_touch == NOW - 200 * DAY
+    assert got.subscription["sms"] == {"consent_withdrawn"} and got.subscription["email"] == {
+        "unsubscribed", "consent_withdrawn"}
+    assert state_features(None, NOW) == features([])
 
 
 # -- event time only ------------------------------------------------------------------------------------------
