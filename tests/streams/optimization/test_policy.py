@@ -58,6 +58,7 @@ email = [{window = "7d", max = 10}]
 def test_the_shipped_example_is_valid() -> None:
     p = load_policy(EXAMPLE)
     assert p.quiet_hours is not None and p.segments  # it shows every section
+    assert p.offers == DEFAULT_POLICY.offers and p.next_channel == DEFAULT_POLICY.next_channel  # the defaults
 
 
 def test_an_empty_cap_list_removes_a_default_cap() -> None:
