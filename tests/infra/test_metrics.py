@@ -12,9 +12,10 @@ from prometheus_client.metrics import MetricWrapperBase
 from infra import metrics
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-# Labels that stay few whatever the traffic: never an identifier, a profile or an event id.
+# Labels that stay few whatever the traffic: never an identifier, a profile or an event id. A segment is a name
+# of the operator's definitions file (streams/optimization/segment_definitions.py), a change entered or left.
 BOUNDED_LABELS = {"topic", "partition", "stage", "reason", "table", "kind", "outcome", "consumer", "channel",
-                  "decision"}
+                  "decision", "segment", "change"}
 
 
 def _declared() -> dict[str, MetricWrapperBase]:
