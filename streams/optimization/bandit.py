@@ -181,7 +181,8 @@ def recommend(arms: Iterable[ArmEvidence], settings: BanditSettings = BanditSett
     rng = np.random.default_rng(seed)
     samples = rng.beta(alpha, beta, size=(settings.draws, len(arms))) * factor
     p_best = share_best(samples)
-    low, high = np.quantile(samples, [0.025, 0.975], axis=0)
+    # Order statistics of the draws (no interpolation): low <= high holds exactly, also for degenerate posteriors.
+    low, high = np.quantile(samples, [0.025, 0.975], axis=0, method="inverted_cdf")
     floor = settings.explore / len(arms)
     shares = floor + (1 - settings.explore) * p_best
     mean = factor * alpha / (alpha + beta)
