@@ -18,28 +18,34 @@
 --   conversion_rate  converters / profiles, 4 decimals
 -- Parameters: start (inclusive), end (exclusive), by (channel | campaign | device | segment).
 SELECT
-    arrayJoin(if({by:String} = 'segment', if(empty(s.segments), ['(none)'], s.segments),
-                 [multiIf({by:String} = 'channel', toString(t.channel),
-                          {by:String} = 'campaign', ifNull(t.campaign_id, '(not set)'),
-                          {by:String} = 'device', toString(t.device_type), '')])) AS dim,
-    uniqExact(t.current_profile_id) AS profiles,
-    uniqExactIf(t.current_profile_id, t.current_profile_id IN (
+    arrayJoin(if({by:String} = 'segment', if(empty(s.segments), ['(none)'], s.segments), [t.dim0])) AS dim,
+    count() AS profiles,
+    countIf(t.profile IN (
         SELECT profile_id
         FROM {db}.journeys FINAL
         WHERE converted = 1
           AND end_time >= {start:DateTime64(3, 'UTC')} AND end_time < {end:DateTime64(3, 'UTC')}
     )) AS converters,
     round(converters / profiles, 4) AS conversion_rate
-FROM {db}.touchpoints_resolved AS t
+-- People per dimension value first (distinct pairs), so the segments join sees each person once per value.
+FROM (
+    SELECT
+        multiIf({by:String} = 'channel', toString(channel),
+                {by:String} = 'campaign', ifNull(campaign_id, '(not set)'),
+                {by:String} = 'device', toString(device_type), '') AS dim0,
+        assumeNotNull(current_profile_id) AS profile
+    FROM {db}.touchpoints_resolved
+    WHERE event_time >= {start:DateTime64(3, 'UTC')} AND event_time < {end:DateTime64(3, 'UTC')}
+      AND event_type NOT IN ('email_send', 'sms_send', 'push_send')
+      AND current_profile_id IS NOT NULL
+    GROUP BY dim0, profile
+) AS t
 -- Only read for --by segment (empty otherwise).
 LEFT JOIN (
     SELECT profile_id, groupArray(segment) AS segments
     FROM {db}.segment_members_current
     WHERE {by:String} = 'segment'
     GROUP BY profile_id
-) AS s ON s.profile_id = t.current_profile_id
-WHERE t.event_time >= {start:DateTime64(3, 'UTC')} AND t.event_time < {end:DateTime64(3, 'UTC')}
-  AND t.event_type NOT IN ('email_send', 'sms_send', 'push_send')
-  AND t.current_profile_id IS NOT NULL
+) AS s ON s.profile_id = t.profile
 GROUP BY dim
 ORDER BY profiles DESC, dim
