@@ -41,17 +41,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.models import Channel
 from streams.optimization.exceptions import PolicyError
+from streams.optimization.toml_file import parse_model, read_text
 
 CHANNELS = ("email", "sms", "push", "retargeting", "call_center")
 ChannelName = Literal["email", "sms", "push", "retargeting", "call_center"]
@@ -415,25 +415,12 @@ DEFAULT_POLICY = ContactPolicy()
 
 def parse_policy(text: str, origin: str = "<text>") -> ContactPolicy:
     """The policy in TOML ``text``; PolicyError naming ``origin``, the field and the problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"contact policy {origin}: not valid TOML: {exc}") from None
-    try:
-        return ContactPolicy.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(error) for error in exc.errors())
-        raise PolicyError(f"contact policy {origin}: {problems}") from None
+    return parse_model(text, origin, ContactPolicy, PolicyError, "contact policy", _problem)
 
 
 def load_policy(path: Path) -> ContactPolicy:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"contact policy {path}: no such file (set {SETTING} to an existing file, "
-                          "or unset it for the defaults)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"contact policy {path}: cannot read it: {exc}") from None
+    text = read_text(path, PolicyError, "contact policy",
+                     f"set {SETTING} to an existing file, or unset it for the defaults")
     return parse_policy(text, str(path))
 
 

@@ -33,16 +33,16 @@ evaluated in file order (their changes are emitted in that order).
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.models import Channel, DeviceType
 from streams.optimization.exceptions import SegmentsError
+from streams.optimization.toml_file import parse_model, read_text
 from streams.optimization.features import STAGES, STATUSES
 from streams.optimization.policy import MAX_WINDOW_MS, SEGMENT_NAME, ChannelName, duration_ms, field_location
 
@@ -334,29 +334,13 @@ all = [{ subscription = { email = ["unsubscribed", "consent_withdrawn"] } }]
 
 def parse_definitions(text: str, origin: str = "<text>") -> SegmentDefinitions:
     """The definitions in TOML ``text``; SegmentsError naming ``origin``, the segment, the field and the problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SegmentsError(f"segment definitions {origin}: not valid TOML: {exc}") from None
-    try:
-        return SegmentDefinitions.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(error) for error in exc.errors())
-        raise SegmentsError(f"segment definitions {origin}: {problems}") from None
+    return parse_model(text, origin, SegmentDefinitions, SegmentsError, "segment definitions", _problem)
 
 
 def load_definitions(path: Path) -> SegmentDefinitions:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SegmentsError(f"segment definitions {path}: no such file (set {SETTING} to an existing file, "
-                            "or unset it for the default segments)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SegmentsError(f"segment definitions {path}: cannot read it: {exc}") from None
+    text = read_text(path, SegmentsError, "segment definitions",
+                     f"set {SETTING} to an existing file, or unset it for the default segments")
     return parse_definitions(text, str(path))
-
-
-DEFAULT_DEFINITIONS = parse_definitions(DEFAULT_TEXT, "(the defaults)")
 
 
 def _problem(error: dict) -> str:
@@ -374,3 +358,6 @@ def _problem(error: dict) -> str:
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return f"{where}: {message}"
+
+
+DEFAULT_DEFINITIONS = parse_definitions(DEFAULT_TEXT, "(the defaults)")
