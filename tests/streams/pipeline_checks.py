@@ -42,6 +42,17 @@ def wait_until_stored(client, db: str, expected: int, procs: list[TouchlineProce
     wait_for(lambda: missing() is None, timeout=timeout, what=lambda: f"{expected} touchpoints ({missing()})")
 
 
+def start_web_workers(settings: Settings, worker_factory, count: int = 2  # noqa: ANN001 - the fixture
+                      ) -> tuple[list[int], list[TouchlineProcess]]:
+    """``count`` workers, each with its HTTP endpoints on a free port; returns once the group is stable."""
+    from infra.localkafka import free_port
+
+    ports = [free_port() for _ in range(count)]
+    workers = [worker_factory(settings, "worker", "--web-port", str(port)) for port in ports]
+    wait_until_group_stable(settings, members=count, procs=workers)
+    return ports, workers
+
+
 def wait_until_group_stable(settings: Settings, members: int, procs: list[TouchlineProcess],
                             timeout: float = 120) -> None:
     """Wait until the workers' consumer group is Stable with ``members`` members (partitions assigned)."""

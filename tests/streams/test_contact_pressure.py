@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from infra.localkafka import free_port
 from schemas.wire import AvroDecoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
@@ -35,7 +34,7 @@ from streams.kafka_config import confluent_config
 from streams.produce import TouchpointProducer
 from streams.topics import TopicNames, ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.pipeline_checks import wait_until_group_stable
+from tests.streams.pipeline_checks import start_web_workers
 
 pytestmark = pytest.mark.integration
 
@@ -92,9 +91,7 @@ def test_the_sixth_email_is_suppressed_across_devices_and_addresses(settings_fac
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    ports = [free_port(), free_port()]
-    workers = [worker_factory(settings, "worker", "--web-port", str(port)) for port in ports]
-    wait_until_group_stable(settings, members=2, procs=workers)
+    ports, workers = start_web_workers(settings, worker_factory)
     decisions = Decisions(settings, TopicNames.from_settings(settings).contact_decisions)
     now = datetime.now(timezone.utc)
 

@@ -26,13 +26,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka import TopicPartition
 
-from infra.localkafka import free_port
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
 from streams.produce import TouchpointProducer
 from streams.topics import TopicNames, ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.pipeline_checks import wait_until_group_stable
+from tests.streams.pipeline_checks import start_web_workers
 from tests.streams.test_contact_pressure import Decisions, _get, _iso
 
 pytestmark = pytest.mark.integration
@@ -64,9 +63,7 @@ def test_conflicting_offers_alert_once_and_every_channel_sees_the_best(settings_
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    ports = [free_port(), free_port()]
-    workers = [worker_factory(settings, "worker", "--web-port", str(port)) for port in ports]
-    wait_until_group_stable(settings, members=2, procs=workers)
+    ports, workers = start_web_workers(settings, worker_factory)
     topic = TopicNames.from_settings(settings).offer_alerts
     alerts = Decisions(settings, topic, schema="offer_conflict")
     now = datetime.now(timezone.utc)

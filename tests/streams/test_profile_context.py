@@ -17,7 +17,6 @@ from decimal import Decimal
 
 import pytest
 
-from infra.localkafka import free_port
 from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
@@ -25,7 +24,7 @@ from streams.produce import TouchpointProducer
 from streams.simulator import SimulationConfig, simulate
 from streams.topics import ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.pipeline_checks import wait_until_group_stable, wait_until_journeys_match, wait_until_stored
+from tests.streams.pipeline_checks import start_web_workers, wait_until_journeys_match, wait_until_stored
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +72,7 @@ def test_any_worker_answers_for_any_identifier(settings_factory, worker_factory)
     end = now - timedelta(days=1)
     config = SimulationConfig(seed=47, events=1_500, malformed_share=0.0, start=end - timedelta(days=30), end=end)
     messages = list(simulate(config, AvroEncoder("touchpoint").encode))
-    ports = [free_port(), free_port()]
-    workers = [worker_factory(settings, "worker", "--web-port", str(port)) for port in ports]
-    wait_until_group_stable(settings, members=2, procs=workers)
+    ports, workers = start_web_workers(settings, worker_factory)
     customer = _customer(now)
     with TouchpointProducer(settings) as producer:
         for message in messages:

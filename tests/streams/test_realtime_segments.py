@@ -23,13 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from infra.localkafka import free_port
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
 from streams.produce import TouchpointProducer
 from streams.topics import TopicNames, ensure_topics
 from tests.fixtures import wait_for
-from tests.streams.pipeline_checks import wait_until_group_stable
+from tests.streams.pipeline_checks import start_web_workers
 from tests.streams.test_contact_pressure import Decisions, _get
 
 pytestmark = pytest.mark.integration
@@ -45,9 +44,7 @@ def test_a_cart_abandoner_buys_becomes_vip_and_the_vip_email_cap_applies(setting
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
-    ports = [free_port(), free_port()]
-    workers = [worker_factory(settings, "worker", "--web-port", str(port)) for port in ports]
-    wait_until_group_stable(settings, members=2, procs=workers)
+    ports, workers = start_web_workers(settings, worker_factory)
     names = TopicNames.from_settings(settings)
     segments = Decisions(settings, names.segments, schema="segment_membership")
     decisions = Decisions(settings, names.contact_decisions)
