@@ -32,6 +32,14 @@ from streams.sessions.touches import session_key, touch_of
 BATCH = 500
 
 
+def journey_message(record: dict) -> bytes:
+    """The ``t`` message the identity stage sends for a stitched record (streams/journeys/routing.py)."""
+    touch = touch_of(record)._replace(profile_id=None)
+    extra = touch_extra(record)
+    entry = [list(touch), session_key(record)[0]] + ([extra] if extra else [])
+    return messages.encode({"op": "t", "ik": record["identity_key"], "v": 0, "x": entry})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.journeys_rule", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -40,16 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     profiles = stitch(arrivals, IdentityPolicy()).profiles
     policy = SessionPolicy()
 
-    def message(record: dict) -> bytes:
-        touch = touch_of(record)._replace(profile_id=None)
-        extra = touch_extra(record)
-        entry = [list(touch), session_key(record)[0]] + ([extra] if extra else [])
-        return messages.encode({"op": "t", "ik": record["identity_key"], "v": 0, "x": entry})
-
     keyed = [(profiles[r["identity_key"]], r) for r in arrivals]
     started = time.process_time()
     for _, record in keyed:
-        messages.decode(message(record))
+        messages.decode(journey_message(record))
     baseline_s = time.process_time() - started
 
     states: dict[str, dict] = {}
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         touched = set()
         for profile, record in keyed[i:i + BATCH]:
             state = states.setdefault(profile, new_state(profile))
-            apply(state, messages.decode(message(record)))
+            apply(state, messages.decode(journey_message(record)))
             touched.add(profile)
         for profile in touched:
             rows += len(settle(states[profile], policy))

@@ -20,17 +20,17 @@ import platform
 import time
 from datetime import datetime, timezone
 
+from benchmarks.journeys_rule import journey_message
 from benchmarks.sessions_rule import records
 from streams.identity.policy import IdentityPolicy
 from streams.identity.reference import stitch
 from streams.journeys import messages
-from streams.journeys.context import touch_extra
 from streams.journeys.state import apply, new_state, settle
 from streams.optimization import decisions, segment_changes
 from streams.optimization.policy import DEFAULT_POLICY
 from streams.optimization.segment_definitions import DEFAULT_DEFINITIONS
 from streams.sessions.policy import SessionPolicy
-from streams.sessions.touches import Touch, session_key, touch_of
+from streams.sessions.touches import Touch
 
 BATCH = 500
 KINDS = ("page_view", "page_view", "page_view", "email_send", "email_open", "add_to_cart", "purchase", "app_open")
@@ -82,13 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     profiles = stitch(arrivals, IdentityPolicy()).profiles
     policy = SessionPolicy()
 
-    def message(record: dict) -> bytes:
-        touch = touch_of(record)._replace(profile_id=None)
-        extra = touch_extra(record)
-        entry = [list(touch), session_key(record)[0]] + ([extra] if extra else [])
-        return messages.encode({"op": "t", "ik": record["identity_key"], "v": 0, "x": entry})
-
-    keyed = [(profiles[r["identity_key"]], message(r)) for r in arrivals]
+    keyed = [(profiles[r["identity_key"]], journey_message(r)) for r in arrivals]
     rule_s = run(keyed, policy, with_segments=False, with_decisions=False)
     decisions_s = run(keyed, policy, with_segments=False, with_decisions=True)
     both_s = run(keyed, policy, with_segments=True, with_decisions=True)
