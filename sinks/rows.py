@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 TOUCHPOINT_COLUMNS = (
@@ -95,29 +96,17 @@ def reject_row(record: dict[str, Any]) -> tuple:
     )
 
 
-def identity_change_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in IDENTITY_CHANGE_COLUMNS)
+def by_columns(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    """The row of a record whose Avro fields are named as the table's columns, in the columns' order."""
+    def row(record: dict[str, Any]) -> tuple:
+        return tuple(record.get(c) for c in columns)
+    return row
 
 
-def session_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in SESSION_COLUMNS)
-
-
-def journey_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in JOURNEY_COLUMNS)
-
-
-def contact_decision_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in CONTACT_DECISION_COLUMNS)
-
-
-def budget_recommendation_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in BUDGET_RECOMMENDATION_COLUMNS)
-
-
-def segment_membership_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in SEGMENT_MEMBERSHIP_COLUMNS)
-
-
-def offer_conflict_row(record: dict[str, Any]) -> tuple:
-    return tuple(record.get(c) for c in OFFER_CONFLICT_COLUMNS)
+identity_change_row = by_columns(IDENTITY_CHANGE_COLUMNS)
+session_row = by_columns(SESSION_COLUMNS)
+journey_row = by_columns(JOURNEY_COLUMNS)
+contact_decision_row = by_columns(CONTACT_DECISION_COLUMNS)
+budget_recommendation_row = by_columns(BUDGET_RECOMMENDATION_COLUMNS)
+segment_membership_row = by_columns(SEGMENT_MEMBERSHIP_COLUMNS)
+offer_conflict_row = by_columns(OFFER_CONFLICT_COLUMNS)
