@@ -6,7 +6,11 @@ While a broker is down, aiokafka logs "Unable connect to node ..." and
 ``FloodFilter`` lets the first line of each (logger, message template) through,
 then at most one every ``interval_s`` seconds, saying how many it held back.
 Only the loggers of the client libraries are limited (aiokafka, kafka, faust,
-mode, librdkafka); Touchline's own lines are never dropped.
+mode, librdkafka); Touchline's own lines are never dropped, nor are Faust's
+table-recovery milestones below WARNING ("Done reading from changelog
+topics", "Worker ready"): each rebalance prints them once, and with a second
+rebalance inside the interval they were held back, which left a stuck
+recovery's log saying where it stopped one rebalance too early.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections.abc import Callable
 
 LIMITED = ("aiokafka", "kafka", "faust", "mode", "librdkafka")
+NEVER_LIMITED_BELOW_WARNING = ("faust.tables.recovery",)  # once per rebalance, and where a stuck one stopped
 MAX_KEYS = 10_000  # bounded memory: distinct templates beyond this are let through unlimited
 
 
@@ -30,6 +35,8 @@ class FloodFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(self.prefixes) or record.levelno >= logging.CRITICAL:
+            return True
+        if record.levelno < logging.WARNING and record.name.startswith(NEVER_LIMITED_BELOW_WARNING):
             return True
         key = (record.name, str(record.msg))
         now = self.clock()

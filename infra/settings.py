@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     # -- workers ----------------------------------------------------------------------
     app_id: str = Field("touchline", pattern=r"^[A-Za-z0-9._-]+$")
     worker_web_port: int = Field(6066, ge=0, le=65535)
+    worker_recovery_stall_s: float = Field(
+        600.0, ge=30, le=86_400,
+        description="A worker whose rebalance or table recovery reads no changelog record for this long stops "
+        "(exit code 75) so the group gives its partitions to the others (streams/recovery_watchdog.py). "
+        "Raise it only if one changelog partition can take longer than this to start answering.",
+    )
     failpoints: list[str] = Field(
         [], description="Fault tests only: named places where a worker dies as if killed (streams/failpoints.py). "
         "Never set in production.",

@@ -111,6 +111,7 @@ def create_app(settings: Settings) -> Pipeline:
     identity.attach(pipeline)
     sessions.attach(pipeline)
     journeys.attach(pipeline)
+    failpoints.arm(app, settings)
     if settings.worker_web_port:
         context_web.attach(pipeline)
         ops_web.attach(pipeline)

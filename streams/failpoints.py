@@ -9,10 +9,17 @@ the producer (the worst case: everything before this point reached Kafka),
 then exit at once: no commit, no changelog write after it, no goodbye to the
 group. The idea is FoundationDB's and TiKV's (fail-rs); unset, a failpoint
 costs one set lookup.
+
+One failpoint hangs instead of killing: ``recovery.changelog_request_hangs``
+makes the worker's first table recovery wait forever for the changelogs'
+high watermarks, as a broker that stops answering during a rebalance would;
+Faust then gives up on its recovery loop after ``broker_request_timeout``
+(streams/recovery_watchdog.py says what follows).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -23,9 +30,11 @@ from infra.settings import ENV_PREFIX, Settings
 log = logging.getLogger(__name__)
 
 # name -> where it is
+RECOVERY_HANGS = "recovery.changelog_request_hangs"
 KNOWN = {
     "identity.erasure.outputs_delivered": "identity stage: an erasure's messages are in Kafka, its state "
                                           "deletion is not yet written",
+    RECOVERY_HANGS: "table recovery: the first request for the changelogs' high watermarks never answers",
 }
 EXIT_CODE = 137  # what a shell reports for SIGKILL
 
@@ -45,3 +54,22 @@ async def reach(app: faust.App, settings: Settings, name: str) -> None:
     await app.producer.flush()
     logging.shutdown()
     os._exit(EXIT_CODE)
+
+
+def arm(app: faust.App, settings: Settings) -> None:
+    """Install the failpoints that are hooks rather than places in our code (only when named)."""
+    if RECOVERY_HANGS not in settings.failpoints:
+        return
+    recovery = app.tables.recovery
+    build_highwaters = recovery._build_highwaters
+    hung = False
+
+    async def first_request_hangs(*args, **kwargs) -> None:  # noqa: ANN002, ANN003 - Faust's signature
+        nonlocal hung
+        if not hung:
+            hung = True
+            log.critical("failpoint %s reached (%s): waiting forever", RECOVERY_HANGS, KNOWN[RECOVERY_HANGS])
+            await asyncio.Event().wait()  # cancelled when Faust gives up on the request
+        await build_highwaters(*args, **kwargs)
+
+    recovery._build_highwaters = first_request_hangs  # the instance's, read by Recovery._restart_recovery

@@ -24,6 +24,7 @@ import pytest
 
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
+from streams.recovery_watchdog import EXIT_CODE as RESTART_ME
 
 
 def _use_docker() -> bool:
@@ -110,8 +111,10 @@ def worker_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[C
     started: list[TouchlineProcess] = []
     request.node.stash[_PROCESSES] = started
 
-    def start(settings: Settings, *args: str) -> TouchlineProcess:
-        worker = TouchlineProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log")
+    def start(settings: Settings, *args: str, restart_exit_codes: tuple[int, ...] = (RESTART_ME,)) -> TouchlineProcess:
+        # As in production, a supervisor starts again a worker that stopped to be restarted.
+        worker = TouchlineProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log",
+                                  restart_exit_codes=restart_exit_codes)
         started.append(worker)
         return worker
 

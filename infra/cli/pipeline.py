@@ -31,6 +31,7 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
 
     from infra.logflood import limit_floods
     from streams.app import create_app
+    from streams.recovery_watchdog import EXIT_CODE, RecoveryWatchdog
     from streams.topics import ensure_topics
 
     settings = lazy.get()
@@ -61,6 +62,17 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
 
         pipeline.probes["sink"] = sink_probe(runner.health, thread, max(60.0, 2 * settings.sink_retry_max_s))
     level = logging.getLevelName(logging.getLogger().level).lower()
+    stuck = threading.Event()
+
+    def leave_the_group(problem: str) -> None:  # noqa: ARG001 - the watchdog logged it
+        stuck.set()
+        os.kill(os.getpid(), signal.SIGTERM)  # the orderly stop: flush, commit what was processed, leave
+        # Should that stop hang on the stuck recovery, end the process anyway.
+        deadline = threading.Timer(settings.kafka_timeout_s * 3 + 30, os._exit, (EXIT_CODE,))
+        deadline.daemon = True
+        deadline.start()
+
+    watchdog = RecoveryWatchdog(pipeline.app, settings.worker_recovery_stall_s, leave_the_group)
 
     class Worker(faust.Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
@@ -68,13 +80,15 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
             limit_floods(logger)  # client libraries' retry storms, rate limited (infra/logflood.py)
 
     try:
-        Worker(pipeline.app, loglevel=level, quiet=True).execute_from_commandline()
+        Worker(pipeline.app, watchdog, loglevel=level, quiet=True).execute_from_commandline()
     finally:
         if runner is not None:
             runner.stop()
             thread.join(timeout=settings.clickhouse_timeout_s + 10)
         if sink_failed.is_set():
             sys.exit(1)
+        if stuck.is_set():
+            sys.exit(EXIT_CODE)
 
 
 @click.command()

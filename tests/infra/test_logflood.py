@@ -35,3 +35,11 @@ def test_own_lines_other_templates_and_critical_lines_are_never_held() -> None:
     assert flood.filter(_record("aiokafka.conn", "second kind"))
     assert not flood.filter(_record("aiokafka.conn", "first kind"))
     assert flood.filter(_record("aiokafka.conn", "first kind", level=logging.CRITICAL))
+
+
+def test_faust_recovery_milestones_are_printed_at_every_rebalance() -> None:
+    flood = FloodFilter(interval_s=30, clock=lambda: 0.0)
+    milestone = "[^---Recovery]: Worker ready"
+    assert all(flood.filter(_record("faust.tables.recovery", milestone, level=logging.INFO)) for _ in range(3))
+    assert flood.filter(_record("faust.tables.recovery", "Recovery stalled", level=logging.WARNING))
+    assert not flood.filter(_record("faust.tables.recovery", "Recovery stalled", level=logging.WARNING))
