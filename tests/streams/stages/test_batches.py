@@ -1,8 +1,9 @@
-"""Batch holding (streams/stages/batches.py): a batch's messages are released only once the whole batch is handled.
+"""Committable only once handled (streams/stages/batches.py): Faust's final ack of an unhandled message is refused.
 
-faust's take buffer acks every message of a batch when the agent body ends, handled or not; the held
-reference is what keeps an interrupted batch from being acked (and committed). Faust's own Message type,
-no broker: the rule under test is the reference count, not Kafka.
+faust's take buffer acks every message of a batch when the agent body ends, handled or not, and its
+stream loop acks messages it skips at a stop or a rebalance; either would commit events no stage
+handled. Faust's own message type and ack path; the consumer is a recorder of the final acks that
+would make offsets committable (the rule under test is the ack decision, not Kafka).
 """
 
 from __future__ import annotations
@@ -10,45 +11,89 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import faust.streams
 import pytest
-from faust.types.tuples import Message
+from faust.types.tuples import ConsumerMessage
 
-from streams.stages.batches import EXIT_BATCH_FAILED, handled
+from streams.stages.batches import EXIT_BATCH_FAILED, GUARDED_TOPICS, handled
+
+TOPIC = "test-batches.raw"
 
 
 @dataclass
 class _Event:  # the one attribute of faust's Event that handled() reads
-    message: Message
+    message: ConsumerMessage
 
 
-def _batch(n: int) -> list[_Event]:
+class _FinalAcks:
+    """Records the messages whose final ack reached the consumer (what Faust then commits)."""
+
+    def __init__(self) -> None:
+        self.offsets: list[int] = []
+
+    def ack(self, message: ConsumerMessage) -> bool:
+        self.offsets.append(message.offset)
+        return True
+
+
+@pytest.fixture
+def guarded() -> Iterator[None]:
+    GUARDED_TOPICS.add(TOPIC)  # what each_batch does for the topics its stream reads
+    yield
+    GUARDED_TOPICS.discard(TOPIC)
+
+
+def _batch(n: int, topic: str = TOPIC) -> list[_Event]:
     events = []
     for offset in range(n):
-        message = Message("raw", 0, offset, 0.0, 0, None, None, b"v", None)
-        message.incref()  # what the stream does when it takes the message in
+        message = ConsumerMessage(topic, 0, offset, 0.0, 0, None, None, b"v", None)
+        message.incref()  # what the conductor does when it hands the message to the stream
         events.append(_Event(message))
     return events
 
 
-def test_a_handled_batch_is_released_to_the_take_buffers_ack() -> None:
-    events = _batch(3)
+def _faust_acks(events: list[_Event], consumer: _FinalAcks) -> None:
+    for event in events:  # the take buffer's ack after the batch (or the stream loop's, for a skip)
+        event.message.ack(consumer)
+
+
+def test_a_handled_batch_is_committable(guarded) -> None:  # noqa: ANN001
+    events, consumer = _batch(3), _FinalAcks()
     asyncio.run(handled(events, lambda batch: asyncio.sleep(0)))
-    assert [e.message.refcount for e in events] == [1, 1, 1]  # the take buffer's ack brings them to 0
+    _faust_acks(events, consumer)
+    assert consumer.offsets == [0, 1, 2]
 
 
-def test_an_interrupted_batch_stays_held_so_its_ack_cannot_commit_it() -> None:
-    events = _batch(3)
+def test_an_interrupted_batch_is_not(guarded) -> None:  # noqa: ANN001
+    events, consumer = _batch(3), _FinalAcks()
 
     async def stopped_halfway(batch: list) -> None:
         raise asyncio.CancelledError  # the worker stops and cancels the agent mid-batch
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(handled(events, stopped_halfway))
-    for event in events:  # the take buffer's ack after the interruption
-        event.message.ack(consumer=None)
-    assert [(e.message.refcount, e.message.acked) for e in events] == [(1, False)] * 3
+    _faust_acks(events, consumer)
+    assert consumer.offsets == []
+    assert not any(e.message.acked for e in events)
+
+
+def test_a_message_faust_skipped_is_not_committable(guarded) -> None:  # noqa: ANN001
+    events, consumer = _batch(2), _FinalAcks()
+    _faust_acks(events, consumer)  # skipped at a stop or a rebalance: acked, never handled
+    assert consumer.offsets == []
+
+
+def test_topics_no_stage_reads_through_each_batch_keep_faust_acks() -> None:
+    events, consumer = _batch(2, topic="test-batches.other"), _FinalAcks()
+    _faust_acks(events, consumer)
+    assert consumer.offsets == [0, 1]
+
+
+def test_streams_use_the_loop_whose_skips_go_through_the_guard() -> None:
+    assert faust.streams._CStreamIterator is None  # the Cython loop acks skipped messages inline
 
 
 def test_a_failed_batch_ends_the_process_uncommitted() -> None:
