@@ -106,11 +106,15 @@ class LocalKafka:
     def __init__(self, data_dir: Path, *, port: int | None = None, controller_port: int | None = None,
                  heap: str = "512m", extra_config: dict[str, str] | None = None,
                  cache_dir: Path | None = None, secure: bool = False, users: Mapping[str, str] | None = None,
-                 tls_listener: bool = False, ssl_port: int | None = None):
+                 tls_listener: bool = False, ssl_port: int | None = None, node_id: int = 1,
+                 quorum_voters: str | None = None, cluster_id: str | None = None):
         """``secure``: one SASL_SSL listener instead of PLAINTEXT; ``users`` (name -> password) may use
         PLAIN and SCRAM-SHA-256/512 (default: one user ``touchline`` with a random password, kept in
-        ``data_dir`` for restarts). ``tls_listener``: also an SSL listener (TLS, no login) on ``ssl_port``."""
+        ``data_dir`` for restarts). ``tls_listener``: also an SSL listener (TLS, no login) on ``ssl_port``.
+        ``node_id``, ``quorum_voters`` (``id@host:port,...``) and ``cluster_id``: one node of a cluster
+        (``infra.localkafka_cluster``); alone, it is node 1 and its own quorum."""
         self.data_dir = Path(data_dir).resolve()
+        self.node_id, self.cluster_id = node_id, cluster_id
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         while self.controller_port == self.port:
@@ -128,6 +132,7 @@ class LocalKafka:
         while self.ssl_port is not None and self.ssl_port in (self.port, self.controller_port):
             self.ssl_port = free_port()
         self._security: SecureSetup | None = None
+        self.quorum_voters = quorum_voters or f"{node_id}@127.0.0.1:{self.controller_port}"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -191,8 +196,8 @@ class LocalKafka:
     def config(self) -> dict[str, str]:
         p, c = self.port, self.controller_port
         return {
-            "process.roles": "broker,controller", "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{c}",
+            "process.roles": "broker,controller", "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum_voters,
             "listeners": f"PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{p}",
             "inter.broker.listener.name": "PLAINTEXT", "controller.listener.names": "CONTROLLER",
@@ -216,8 +221,11 @@ class LocalKafka:
                 f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
                 "-cp", str(kafka_jars_dir(self.cache_dir) / "*"), main, *args]
 
-    def start(self, timeout: float = 90) -> str:
-        """Format storage (first time), launch the broker, return bootstrap servers once it answers."""
+    def start(self, timeout: float = 90, wait: bool = True) -> str:
+        """Format storage (first time), launch the broker, return bootstrap servers once it answers.
+
+        ``wait=False`` returns once launched: a cluster node answers only once a quorum of its
+        controllers runs, so the cluster launches every node before waiting (``wait_ready``)."""
         if self.is_running() or read_state(self.data_dir):
             raise StackError(f"a Kafka broker already runs in {self.data_dir}: stop it first")
         ensure_kafka_jars(self.cache_dir, log=log.info)
@@ -226,33 +234,43 @@ class LocalKafka:
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write("".join(f"{k}={v}\n" for k, v in self.config().items()))
-        cluster_id = self._format()
+        self._format()
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_path), heap=self.heap),
                                           stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           start_new_session=True)
         self.pid = self._proc.pid
         self._write_state()
+        if wait:
+            self.wait_ready(timeout)
+        return self.bootstrap_servers
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until the broker answers as its cluster (stopped if it does not in ``timeout`` seconds)."""
         try:
-            self._wait_ready(cluster_id, time.monotonic() + timeout)
+            self._wait_ready(self._formatted_cluster_id(), time.monotonic() + timeout)
         except BaseException:
             self.stop()
             raise
         log.info("Kafka %s broker ready at %s %s (pid %s, data in %s)",
                  KAFKA_VERSION, self.security_protocol, self.bootstrap_servers, self.pid, self.data_dir)
-        return self.bootstrap_servers
 
-    def _format(self) -> str:
-        """Format the storage unless already done (saves a JVM start); return its cluster id."""
+    def _format(self) -> None:
+        """Format the storage unless already done (saves a JVM start)."""
         meta = self.data_dir / "data" / "meta.properties"
         if not meta.exists():
             scram = self.security.format_args() if self.secure else []
-            fmt = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+            cluster_id = self.cluster_id or _cluster_id()
+            fmt = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
                                             "-c", str(self.config_path), "--ignore-formatted", *scram,
                                             heap="256m"),
                                  capture_output=True, text=True, timeout=120)
             if fmt.returncode != 0:
                 raise StackError(f"formatting Kafka storage in {self.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")
+
+    def _formatted_cluster_id(self) -> str:
+        """The cluster id the storage was formatted with (a node must answer as that cluster)."""
+        meta = self.data_dir / "data" / "meta.properties"
         lines = (line.partition("=") for line in meta.read_text().splitlines())
         return next(value for key, _, value in lines if key.strip() == "cluster.id")
 
