@@ -15,7 +15,6 @@ the idle close), which is what a worker holds and its changelog carries.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for record in arrivals:
         stream.arrive(*session_key(record), touch_of(record))
     rule_s = time.process_time() - started
-    sizes = {key: len(json.dumps(state, separators=(",", ":"))) for key, state in stream.states.items()}
+    sizes = {key: stream.states.encoded_size(key) for key, _ in stream.states.items()}
     open_keys = {key for _, key in stream.due}
     open_sizes = [sizes[k] for k in open_keys]
     rows_before = stream.table.written

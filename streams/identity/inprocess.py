@@ -19,7 +19,8 @@ from typing import Any
 
 from streams.identity.observe import Observation, observation_of
 from streams.identity.policy import IdentityPolicy
-from streams.identity.protocol import Effects, State, handle, observe, profile_of
+from streams.identity.protocol import Effects, handle, observe, profile_of
+from streams.stored_states import StoredStates
 
 
 class InProcessStitcher:
@@ -28,7 +29,8 @@ class InProcessStitcher:
         self.partitions = partitions
         self.rng = random.Random(seed)
         self.crash_rate = crash_rate
-        self.states: dict[str, State] = {}
+        # Written only when the protocol says so (Effects.dirty), read back as a JSON copy, as the stage's table.
+        self.states = StoredStates()
         # per partition: FIFO of (kind, payload, offset); kind "event" (an Observation) or "msg"
         self.queues: list[deque] = [deque() for _ in range(partitions)]
         self.offsets = [0] * partitions
@@ -71,15 +73,16 @@ class InProcessStitcher:
         if kind == "event":
             obs: Observation = payload
             state, fx = observe(self.states.get(obs.anchor), obs, self.policy, ("v", offset))
-            self.states[obs.anchor] = state
+            if fx.dirty:
+                self.states.put(obs.anchor, state)
             self.event_profiles[obs.event_id] = fx.profile
             return fx
         key = payload["to"]
         state, fx = handle(self.states.get(key), payload, self.policy, ("c", offset))
         if state is None:
-            self.states.pop(key, None)
-        else:
-            self.states[key] = state
+            self.states.pop(key)
+        elif fx.dirty:
+            self.states.put(key, state)
         return fx
 
     def run(self, max_steps: int = 10_000_000) -> int:

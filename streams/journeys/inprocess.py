@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from streams.journeys.state import apply, new_state, settle
 from streams.sessions.policy import SessionPolicy
+from streams.stored_states import StoredStates
 from streams.versions import VersionedTable
 
 
@@ -21,7 +22,9 @@ from streams.versions import VersionedTable
 class JourneyNetwork:
     policy: SessionPolicy
     table: VersionedTable = field(default_factory=lambda: VersionedTable("journey_id"))
-    states: dict[str, dict] = field(default_factory=dict)
+    # Written only when a message changed the state or rows were emitted, and read back as a JSON copy,
+    # as the stage's table does.
+    states: StoredStates = field(default_factory=StoredStates)
     queues: dict[str, deque] = field(default_factory=dict)
     delivered: int = 0
 
@@ -32,18 +35,26 @@ class JourneyNetwork:
         return [p for p, q in self.queues.items() if q]
 
     def step(self, profile: str, settle_now: bool = True) -> None:
-        """Deliver the oldest message queued for ``profile``."""
+        """Deliver the oldest message queued for ``profile`` (and settle it, as the stage does per batch)."""
         msg = self.queues[profile].popleft()
         self.delivered += 1
-        state = self.states.setdefault(profile, new_state(profile))
-        sends, _changed = apply(state, msg)
+        state = self.states.get(profile) or new_state(profile)
+        sends, changed = apply(state, msg)
         for target, out in sends:
             self.send(target, out)
-        if settle_now:
-            self.settle(profile)
+        rows = settle(state, self.policy) if settle_now else []
+        if changed or rows:  # the stage writes a state only then
+            self.states.put(profile, state)
+        self.table.apply(rows)
 
     def settle(self, profile: str) -> None:
-        self.table.apply(settle(self.states[profile], self.policy))
+        state = self.states.get(profile)
+        if state is None:
+            return
+        rows = settle(state, self.policy)
+        if rows:
+            self.states.put(profile, state)
+        self.table.apply(rows)
 
     def drain(self) -> None:
         while pending := self.pending():

@@ -11,11 +11,11 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from streams.versions import VersionedTable
-
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.state import add_touch, advance
 from streams.sessions.touches import Touch
+from streams.stored_states import StoredStates
+from streams.versions import VersionedTable
 
 NEVER = -(2**62)
 END_OF_TIME = 2**62
@@ -29,7 +29,8 @@ def SessionTable() -> VersionedTable:  # noqa: N802 - reads as the table it make
 class SessionStream:
     policy: SessionPolicy
     table: VersionedTable = field(default_factory=SessionTable)
-    states: dict[str, dict] = field(default_factory=dict)
+    # Written only when the rule says so (Emits.dirty), and read back as a JSON copy, as the stage's table does.
+    states: StoredStates = field(default_factory=StoredStates)
     newest: int = NEVER
     due: list[tuple[int, str]] = field(default_factory=list)  # (due time, key), stale entries skipped
 
@@ -40,7 +41,8 @@ class SessionStream:
     def arrive(self, key: str, identity_key: str, touch: Touch) -> None:
         self.newest = max(self.newest, touch.t)
         state, fx = add_touch(self.states.get(key), key, identity_key, touch, self.watermark, self.policy)
-        self.states[key] = state
+        if fx.dirty:
+            self.states.put(key, state)
         self.table.apply(fx.rows)
         if fx.due is not None:
             heapq.heappush(self.due, (fx.due, key))
@@ -49,7 +51,9 @@ class SessionStream:
     def _close(self, watermark: int) -> None:
         while self.due and self.due[0][0] <= watermark:
             _, key = heapq.heappop(self.due)
-            state, fx = advance(self.states[key], watermark, self.policy)
+            state, fx = advance(self.states.get(key), watermark, self.policy)
+            if fx.dirty:
+                self.states.put(key, state)
             self.table.apply(fx.rows)
             if fx.due is not None and fx.due <= watermark:
                 raise AssertionError("a closed session is still due")

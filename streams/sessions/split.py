@@ -56,10 +56,14 @@ class Session:
         """Event time from which no in-order touch can extend it any more."""
         return self.end + policy.timeout_after(self.last.channel)
 
-    def digest(self) -> tuple:
-        """What a row shows, minus the profile known when it was emitted (see sessions/stage.py)."""
-        return (self.start, self.end, self.touches, self.conversions, self.revenue_cents, self.channels,
-                self.last.event_id)
+    def digest(self) -> list:
+        """What a row shows, minus the profile known when it was emitted (see sessions/stage.py).
+
+        In JSON form (lists, no tuples): it is compared with the copy the table store gives back
+        (streams/stored_states.py), and a tuple never equals its decoded list.
+        """
+        return [self.start, self.end, self.touches, self.conversions, self.revenue_cents, list(self.channels),
+                self.last.event_id]
 
 
 def session_of(key: str, run: Sequence[Touch], policy: SessionPolicy) -> Session:

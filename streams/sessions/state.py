@@ -107,7 +107,7 @@ def _sessions(state: dict, policy: SessionPolicy) -> list[Session]:
 def _settle(state: dict, watermark: int, policy: SessionPolicy, fx: Emits) -> None:
     """Emit closed sessions whose row changed and deletions of vanished ids; compute the next due time."""
     sessions = _sessions(state, policy)
-    current = {s.session_id: (list(s.digest()), s) for s in sessions}
+    current = {s.session_id: (s.digest(), s) for s in sessions}
     for emission in reconcile(state["em"], current, lambda s: s.closes_at(policy) <= watermark):
         fx.rows.append(_as_row(state, emission))
         fx.dirty = True
@@ -121,7 +121,7 @@ def _as_row(state: dict, e: Emission) -> SessionRow:
 
 def reassert(state: dict, policy: SessionPolicy) -> list[SessionRow]:
     """Every row this key currently asserts, at its current version (for replays)."""
-    current = {s.session_id: (list(s.digest()), s) for s in _sessions(state, policy)}
+    current = {s.session_id: (s.digest(), s) for s in _sessions(state, policy)}
     return [_as_row(state, e) for e in versions.reassert(state["em"], current)]
 
 
