@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -76,31 +76,38 @@ class Probe:
     def total(self, topic: str) -> int:
         return sum(self.highs(topic).values())
 
-    def lag(self, topic: str) -> int:  # records the group has not committed (committed read first, then the ends)
+    def committed(self, topic: str) -> dict[int, int]:  # the group's committed offset per partition (0: none)
         committed = self.consumer.committed([TopicPartition(topic, p) for p in self.partitions], timeout=self.timeout)
+        return {tp.partition: max(tp.offset, 0) for tp in committed}
+
+    def lag(self, topic: str) -> int:  # records the group has not committed (committed read first, then the ends)
+        committed = self.committed(topic)
         ends = self.highs(topic)
-        return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
+        return sum(ends[p] - offset for p, offset in committed.items())
 
 
-def produce_inputs(settings: Settings, topics: list[str], events: int) -> int:
-    """What the ingest agent writes to ``touchpoints.valid``, to each of ``topics``; returns the count."""
+def ingested(settings: Settings, events: int) -> Iterator[tuple[dict, bytes]]:
+    """(record as the ingest agent writes it to ``touchpoints.valid``, producer's key) of N simulated events."""
     end = datetime.now(timezone.utc)
     config = SimulationConfig(seed=13, events=events, malformed_share=0.0, start=end - timedelta(days=30), end=end)
     decoder = AvroDecoder("touchpoint", max_payload_bytes=settings.max_payload_bytes)
-    encoder = AvroEncoder("enriched_touchpoint")
     rules = IngestRules(settings.max_payload_bytes, timedelta(days=settings.max_event_age_days),
                         timedelta(seconds=settings.max_future_skew_s), settings.phone_default_country_code)
-    policy, raw, errors = policy_from_settings(settings), settings.topic("touchpoints.raw"), []
-    producer = Producer(producer_config(settings, **KEYED_PARTITIONER,
-                                        on_delivery=lambda err, _msg: err and errors.append(str(err))))
-    count = 0
+    raw = settings.topic("touchpoints.raw")
     for count, message in enumerate(simulate(config, AvroEncoder("touchpoint").encode), start=1):
         outcome = ingest_one(message.payload, Source(raw, 0, count - 1, end, message.key, []), decoder, rules, end)
         if not isinstance(outcome, Accepted):
             raise RuntimeError(f"ingest rejected simulated event {count}: {outcome.reason}: {outcome.record['detail']}")
-        obs = observation_of(outcome.record, policy)
-        key = obs.anchor.encode() if obs is not None else message.key  # as streams/stages/ingest.py keys it
-        value = encoder.encode(outcome.record)
+        yield outcome.record, message.key
+
+
+def produce_all(settings: Settings, topics: list[str], messages: Iterable[tuple[bytes, bytes]]) -> int:
+    """Each (key, value) to each of ``topics``, in order, flushed; returns the count."""
+    errors: list[str] = []
+    producer = Producer(producer_config(settings, **KEYED_PARTITIONER,
+                                        on_delivery=lambda err, _msg: err and errors.append(str(err))))
+    count = 0
+    for count, (key, value) in enumerate(messages, start=1):
         for topic in topics:
             producer.produce(topic, value, key)
         producer.poll(0)
@@ -111,9 +118,22 @@ def produce_inputs(settings: Settings, topics: list[str], events: int) -> int:
     return count
 
 
-def baseline(settings: Settings, events: int, stop: threading.Event, errors: list[BaseException]) -> None:
-    """Thread body: valid -> fastavro decode -> fastavro encode -> enriched, until ``events`` are delivered."""
-    names, encoder, delivered = TopicNames.from_settings(settings), AvroEncoder("enriched_touchpoint"), [0]
+def produce_inputs(settings: Settings, topics: list[str], events: int) -> int:
+    """What the ingest agent writes to ``touchpoints.valid``, to each of ``topics``; returns the count."""
+    policy, encoder = policy_from_settings(settings), AvroEncoder("enriched_touchpoint")
+
+    def messages() -> Iterator[tuple[bytes, bytes]]:
+        for record, key in ingested(settings, events):
+            obs = observation_of(record, policy)
+            yield (obs.anchor.encode() if obs is not None else key), encoder.encode(record)  # as ingest keys it
+
+    return produce_all(settings, topics, messages())
+
+
+def baseline(settings: Settings, source: str, target: str, events: int, stop: threading.Event,
+             errors: list[BaseException]) -> None:
+    """Thread body: source -> fastavro decode -> fastavro encode -> target, until ``events`` are delivered."""
+    encoder, delivered = AvroEncoder("enriched_touchpoint"), [0]
     schema, header, timeout = encoder.entry.parsed, encoder.header, settings.kafka_timeout_s * 3
 
     def on_delivery(err, _msg) -> None:  # noqa: ANN001
@@ -123,7 +143,7 @@ def baseline(settings: Settings, events: int, stop: threading.Event, errors: lis
     consumer = Consumer(confluent_config(settings, **{
         "group.id": f"{settings.app_id}-baseline", "auto.offset.reset": "earliest", "auto.commit.interval.ms": 1000}))
     producer = Producer(producer_config(settings, **KEYED_PARTITIONER, on_delivery=on_delivery))
-    consumer.subscribe([names.valid])
+    consumer.subscribe([source])
     try:
         while delivered[0] < events and not stop.is_set() and not errors:
             for message in consumer.consume(num_messages=500, timeout=0.1):
@@ -133,7 +153,7 @@ def baseline(settings: Settings, events: int, stop: threading.Event, errors: lis
                 out = io.BytesIO(header)
                 out.seek(len(header))
                 schemaless_writer(out, schema, record)
-                producer.produce(names.enriched, out.getvalue(), message.key())
+                producer.produce(target, out.getvalue(), message.key())
             producer.poll(0)
             if len(producer) > MAX_QUEUED:
                 producer.flush(timeout)
@@ -153,13 +173,15 @@ def wait_for(done: Callable[[], bool], timeout: float, what: Callable[[], str]) 
         time.sleep(POLL_S)  # polling interval
 
 
-def track(leg: Leg, probe: Probe, topic: str, target: int, timeout: float, check: Callable[[], None]) -> None:
-    """From now until ``topic`` holds ``target`` records; the steady window uses the counts actually seen."""
+def track(leg: Leg, count_of: Callable[[], int], what: str, target: int, timeout: float,
+          check: Callable[[], None]) -> None:
+    """From now until ``count_of()`` (records of ``what``) reaches ``target``; the steady window uses the counts
+    actually seen."""
     started, low, high, seen = time.monotonic(), max(target // 10, 1), target - target // 10, {}
 
     def step() -> bool:
         check()
-        count, now = probe.total(topic), time.monotonic()
+        count, now = count_of(), time.monotonic()
         seen["count"] = count
         if count and math.isnan(leg.startup_s):
             leg.startup_s = now - started
@@ -171,7 +193,7 @@ def track(leg: Leg, probe: Probe, topic: str, target: int, timeout: float, check
             leg.total = (count, now - started)
         return count >= target
 
-    wait_for(step, timeout, lambda: f"{leg.name}: {target} records on {topic} (got {seen.get('count')})")
+    wait_for(step, timeout, lambda: f"{leg.name}: {target} {what} (got {seen.get('count')})")
 
 
 def read_changelog(settings: Settings, topic: str, timeout: float) -> dict[str, bytes]:
@@ -211,10 +233,12 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
         if errors:
             raise RuntimeError(f"baseline failed: {errors[0]!r}")
 
-    thread = threading.Thread(target=baseline, args=(base, events, stop, errors), name="baseline", daemon=True)
+    thread = threading.Thread(target=baseline, args=(base, base_names.valid, base_names.enriched, events, stop, errors), name="baseline", daemon=True)
     thread.start()
     try:
-        track(baseline_leg, Probe(base, base.app_id), base_names.enriched, events, timeout, baseline_ok)
+        base_probe = Probe(base, base.app_id)
+        track(baseline_leg, lambda: base_probe.total(base_names.enriched), f"records on {base_names.enriched}",
+              events, timeout, baseline_ok)
     finally:
         stop.set()
         thread.join(60)
@@ -241,7 +265,8 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
     try:
         procs += [TouchlineProcess(["worker", "--no-sink"], ws, log_dir / f"{pipe.app_id}-{i}.log",
                                    log_level="WARNING") for i, ws in enumerate(worker_settings)]
-        track(pipeline_leg, probe, names.enriched, events, timeout, pipeline_ok)
+        track(pipeline_leg, lambda: probe.total(names.enriched), f"records on {names.enriched}", events, timeout,
+              pipeline_ok)
         wait_for(idle, timeout, lambda: f"group {pipe.app_id} to consume {names.valid} and "
                  f"{names.identity_commands} (lag {lag[-1]})")
         per_event = {what: probe.total(topic) / events for what, topic in (
