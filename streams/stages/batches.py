@@ -65,7 +65,8 @@ def _on_final_ack_if_handled(message: ConsumerMessage, consumer: faust.types.Con
 
 ConsumerMessage.on_final_ack = _on_final_ack_if_handled
 # Faust's Cython stream loop inlines the ack of skipped messages, past on_final_ack; its pure-Python
-# loop calls Message.ack. The Python loop costs no measurable rate here (docs/benchmarks.md).
+# loop calls Message.ack. The Python loop costs about 3% of the identity stage's rate, within run-to-run
+# spread (docs/benchmarks.md, 'Faust's stream loop').
 faust.streams._CStreamIterator = None
 
 
