@@ -9,6 +9,8 @@ import pytest
 from tests.faults.load import Accounting
 
 _FIGURES: list[tuple[str, Accounting, float | None, str]] = []
+_SECONDS: dict[str, float] = {}  # per fault test: setup + call + teardown
+BUDGET_S = 15 * 60  # issue 8: the fault tests together, in CI
 
 
 @pytest.fixture
@@ -21,7 +23,17 @@ def record_figures(request: pytest.FixtureRequest) -> Callable[..., None]:
     return record
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # A conftest hook: called for the tests of this directory only.
+    _SECONDS[report.nodeid] = _SECONDS.get(report.nodeid, 0.0) + report.duration
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    if _SECONDS:
+        total = sum(_SECONDS.values())
+        terminalreporter.write_line(f"fault tests: {len(_SECONDS)} in {total / 60:.1f} min together "
+                                    f"(setup, call and teardown; budget {BUDGET_S // 60} min)"
+                                    + ("" if total <= BUDGET_S else " - OVER BUDGET"))
     if not _FIGURES:
         return
     terminalreporter.section("reliability figures (docs/reliability.md)")
