@@ -16,6 +16,9 @@ import signal
 import time
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
 from infra.exceptions import StackError
 from infra.localkafka import LocalKafka, _cluster_id, free_port
 
@@ -71,9 +74,6 @@ class LocalKafkaCluster:
 
     def wait_complete(self, timeout: float) -> None:
         """Until the cluster's metadata lists every node as a broker."""
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
-
         admin, deadline, seen = AdminClient({"bootstrap.servers": self.bootstrap_servers}), time.monotonic() + timeout, 0
         while True:
             try:
