@@ -239,6 +239,14 @@ def _list_topics(admin: AdminClient, settings: Settings, errors: ErrorRecorder) 
                 raise connection_error(settings, timeout, errors.last, str(exc.args[0])) from None
 
 
+# Create-topic failures that say nothing about the request, only about the connection it went on: asked
+# again (bounded by the timeout). librdkafka >= 2.10 drops its bootstrap connections once it has learned
+# the cluster's brokers, failing a request in flight on one with _DESTROY_BROKER (seen on a 3-node cluster).
+_CREATE_TRANSIENT = frozenset({KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                               KafkaError.NOT_CONTROLLER, KafkaError.REQUEST_TIMED_OUT})
+_CREATE_ATTEMPTS = 4
+
+
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create the declared topics that do not exist yet; return the names created."""
     specs = declared_topics(settings) if specs is None else specs
@@ -253,20 +261,34 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 spec.name, len(existing[spec.name].partitions), spec.partitions,
             )
     missing = [s for s in specs if s.name not in existing]
-    if not missing:
-        return []
-    futures = admin.create_topics(
-        [NewTopic(s.name, s.partitions, s.replication, config=s.config) for s in missing],
-        request_timeout=timeout,
-        operation_timeout=timeout,
-    )
-    created = []
-    for name, future in futures.items():
-        try:
-            future.result(timeout=timeout)
-            created.append(name)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a racing worker made it
-                raise StackError(f"cannot create topic {name}: {exc.args[0].str()}") from None
-    log.info("created topics %s", ", ".join(created))
+    created: list[str] = []
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        if not missing:
+            break
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, s.replication, config=s.config) for s in missing],
+            request_timeout=timeout,
+            operation_timeout=timeout,
+        )
+        again = []
+        for spec in missing:
+            try:
+                futures[spec.name].result(timeout=timeout)
+                created.append(spec.name)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # a racing worker made it
+                    continue
+                if error.code() in _CREATE_TRANSIENT and attempt < _CREATE_ATTEMPTS:
+                    again.append(spec)
+                    continue
+                raise StackError(f"cannot create topic {spec.name}: {error.str()} (after {attempt} attempt(s); "
+                                 f"check the brokers and TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS)") from None
+        if again:
+            log.warning("creating %d topic(s) failed on the connection, asking again: %s",
+                        len(again), ", ".join(s.name for s in again))
+            time.sleep(0.5 * 2 ** (attempt - 1))  # backoff between whole attempts; at most 3.5 s in all
+        missing = again
+    if created:
+        log.info("created topics %s", ", ".join(created))
     return created
