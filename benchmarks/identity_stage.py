@@ -18,7 +18,6 @@ and, with rocksdb://, the workers' on-disk bytes. Needs a running broker (`touch
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -35,9 +34,9 @@ from datetime import datetime, timedelta, timezone
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from fastavro import schemaless_reader, schemaless_writer
 
-from infra.exceptions import TouchlineError
+from benchmarks.stage_cli import stage_main
 from infra.processes import TouchlineProcess
-from infra.settings import Settings, load_settings
+from infra.settings import Settings
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.policy import policy_from_settings
@@ -302,22 +301,7 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.identity_stage", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, required=True, help="simulated events per leg")
-    parser.add_argument("--workers", type=int, default=1, help="`touchline worker --no-sink` processes")
-    parser.add_argument("--store", choices=["memory://", "rocksdb://"], default=None,
-                        help="Faust table store (default: TOUCHLINE_TABLE_STORE)")
-    parser.add_argument("--timeout", type=float, default=900, help="deadline of each wait, seconds")
-    args = parser.parse_args(argv)
-    if args.events < 10 or args.workers < 1:
-        parser.error("--events must be >= 10 and --workers >= 1")
-    try:
-        settings = load_settings()
-        print(run(settings, args.events, args.workers, args.store or settings.table_store, args.timeout))
-    except (TouchlineError, KafkaException, BufferError, TimeoutError, RuntimeError) as exc:
-        print(f"identity_stage: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return stage_main("identity_stage", __doc__, run, argv)
 
 
 if __name__ == "__main__":

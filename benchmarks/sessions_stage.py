@@ -21,7 +21,6 @@ Progress is the group's committed offsets on ``enriched`` (both legs commit ever
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -32,12 +31,11 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from confluent_kafka import KafkaException
 
 from benchmarks.identity_stage import Leg, Probe, baseline, ingested, produce_all, read_changelog, track
-from infra.exceptions import TouchlineError
+from benchmarks.stage_cli import stage_main
 from infra.processes import TouchlineProcess
-from infra.settings import Settings, load_settings
+from infra.settings import Settings
 from schemas.wire import AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.policy import policy_from_settings
@@ -144,22 +142,7 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.sessions_stage", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, required=True, help="simulated events per leg")
-    parser.add_argument("--workers", type=int, default=1, help="`touchline worker --no-sink` processes")
-    parser.add_argument("--store", choices=["memory://", "rocksdb://"], default=None,
-                        help="Faust table store (default: TOUCHLINE_TABLE_STORE)")
-    parser.add_argument("--timeout", type=float, default=900, help="deadline of each wait, seconds")
-    args = parser.parse_args(argv)
-    if args.events < 10 or args.workers < 1:
-        parser.error("--events must be >= 10 and --workers >= 1")
-    try:
-        settings = load_settings()
-        print(run(settings, args.events, args.workers, args.store or settings.table_store, args.timeout))
-    except (TouchlineError, KafkaException, BufferError, TimeoutError, RuntimeError) as exc:
-        print(f"sessions_stage: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return stage_main("sessions_stage", __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ a topic; which partition runs next is random (seeded), as with several
 workers. ``crash_rate`` makes a handler's state change stick while its
 outgoing messages are lost, then redelivers the input at the same offset,
 as a worker killed between a changelog write and a send would. Tests use it
-to check convergence over many orders; the benchmark uses it to measure the
-protocol without the broker.
+to check convergence over many orders.
 """
 
 from __future__ import annotations

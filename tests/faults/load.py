@@ -132,6 +132,12 @@ def event_ids_in(settings: Settings, topic: str) -> set[str]:
     return {decoder.decode(m.value())[0]["event_id"] for m in read_topic(settings, topic)}
 
 
+def rows_stored(client, db: str) -> int:  # noqa: ANN001
+    """Messages accounted for in ClickHouse: valid events (touchpoints FINAL) plus dead letters (rejects FINAL)."""
+    return client.query(f"SELECT (SELECT count() FROM {db}.touchpoints FINAL)"
+                        f" + (SELECT count() FROM {db}.rejects FINAL)").result_rows[0][0]
+
+
 def wait_until_caught_up(client, db: str, load: SteadyLoad, procs: list[TouchlineProcess],  # noqa: ANN001
                          timeout: float = 300) -> float:
     """Seconds until ClickHouse holds as many rows (touchpoints + rejects) as were produced when called:
@@ -141,8 +147,7 @@ def wait_until_caught_up(client, db: str, load: SteadyLoad, procs: list[Touchlin
     def stored() -> int:
         for proc in procs:
             assert proc.running, f"worker exited:\n{proc.log_tail()}"
-        return client.query(f"SELECT (SELECT count() FROM {db}.touchpoints FINAL)"
-                            f" + (SELECT count() FROM {db}.rejects FINAL)").result_rows[0][0]
+        return rows_stored(client, db)
 
     wait_for(lambda: stored() >= target, timeout=timeout, what=f"{target} rows stored")
     return time.monotonic() - started

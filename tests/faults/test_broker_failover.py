@@ -24,7 +24,7 @@ from sinks.clickhouse import connect
 from sinks.migrate import migrate
 from streams.simulator import SimulationConfig
 from streams.topics import ensure_topics
-from tests.faults.load import SteadyLoad, wait_until_accounted, wait_until_caught_up
+from tests.faults.load import SteadyLoad, rows_stored, wait_until_accounted, wait_until_caught_up
 from tests.fixtures import wait_for
 from tests.streams.pipeline_checks import wait_until_converged
 
@@ -67,8 +67,7 @@ def _run(cluster: LocalKafkaCluster, settings, worker_factory, record_figures) -
     config = SimulationConfig(seed=103, events=EVENTS, malformed_share=0.01, start=end - timedelta(days=20), end=end)
 
     def stored() -> int:
-        return client.query(f"SELECT (SELECT count() FROM {db}.touchpoints FINAL)"
-                            f" + (SELECT count() FROM {db}.rejects FINAL)").result_rows[0][0]
+        return rows_stored(client, db)
 
     worker = worker_factory(settings, "worker")
     with SteadyLoad(settings, config, rate=RATE) as load:
