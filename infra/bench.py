@@ -51,6 +51,13 @@ class Leg:
     total_seconds: float = 0.0  # from launch to the last row, start-up included
     startup_seconds: float = 0.0
     latency_ms: list[float] = field(default_factory=list)
+    # From launch until every stage has committed all of its input (sessions, journeys, decisions and
+    # the sink included), not only the touchpoint rows: the rate of the whole pipeline.
+    drained_seconds: float = 0.0
+
+    @property
+    def drained_rate(self) -> float:
+        return self.total_events / self.drained_seconds if self.drained_seconds else 0.0
 
     @property
     def rate(self) -> float:
@@ -91,7 +98,28 @@ class BenchReport:
         ratio = self.pipeline.rate / self.baseline.rate if self.baseline.rate else float("nan")
         lines.append(f"pipeline / baseline throughput: {total:.2f} total (start-up included), {ratio:.2f} steady")
         lines.append("total = all rows / time from launch; steady = rows 10% -> 90% / their time window")
+        drained = self.pipeline.drained_rate
+        lines.append(f"pipeline, every stage drained (sessions, journeys, decisions, sink): {drained:,.0f} ev/s "
+                     f"in {self.pipeline.drained_seconds:.1f} s, {drained / self.baseline.total_rate:.2f} of the "
+                     "baseline" if self.baseline.total_rate else "")
+        lines.append(self.result_line())
         return "\n".join(lines)
+
+    def result_line(self) -> str:
+        """One machine-readable line, so runs can be compared by a script."""
+        base, pipe = self.baseline, self.pipeline
+        values = {
+            "ratio_total": pipe.total_rate / base.total_rate if base.total_rate else float("nan"),
+            "ratio_steady": pipe.rate / base.rate if base.rate and pipe.rate else float("nan"),
+            "ratio_drained": pipe.drained_rate / base.total_rate if base.total_rate else float("nan"),
+            "drained_eps": pipe.drained_rate,
+            "steady_eps": pipe.rate, "total_eps": pipe.total_rate, "baseline_eps": base.total_rate,
+            "startup_s": pipe.startup_seconds, "p50_ms": pipe.quantile(0.5), "p99_ms": pipe.quantile(0.99),
+            "baseline_p99_ms": base.quantile(0.99), "live_rate": self.live_rate, "events": self.events,
+            "workers": self.workers,
+        }
+        return "result: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) and k.startswith("ratio")
+                                     else f"{k}={v:.0f}" for k, v in values.items())
 
 
 def _count(client, table: str) -> int:  # noqa: ANN001
@@ -141,6 +169,37 @@ def _wait_rows(client, table: str, target: int, leg: Leg, started: float, timeou
         if now > deadline:
             raise TimeoutError(f"{leg.name}: {count}/{target} rows in {table} after {timeout:g}s")
         time.sleep(POLL_S)  # polling interval
+
+
+def _lag(consumer: Consumer, topics: list[str], partitions: int) -> int:
+    """Messages of ``topics`` not yet committed by ``consumer``'s group."""
+    committed = consumer.committed([TopicPartition(t, p) for t in topics for p in range(partitions)], timeout=10)
+    return sum(consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
+               - max(tp.offset, 0) for tp in committed)
+
+
+def _wait_drained(settings: Settings, leg: Leg, started: float, timeout: float) -> None:
+    """Poll until the workers' group and the sink's group have committed every message of their topics."""
+    names = TopicNames.from_settings(settings)
+    groups = {
+        settings.app_id: [names.raw, names.valid, names.identity_commands, names.enriched, names.journey_inputs],
+        f"{settings.app_id}-sink": [names.enriched, names.identity_changes, names.sessions, names.journeys,
+                                    names.contact_decisions, names.segments, names.offer_alerts, names.rejects],
+    }
+    consumers = {group: Consumer(confluent_config(settings, **{"group.id": group})) for group in groups}
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = {group: _lag(consumers[group], topics, settings.input_partitions) for group, topics in groups.items()}
+            if not any(left.values()):
+                leg.drained_seconds = time.monotonic() - started
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{leg.name}: messages not yet committed after {timeout:g}s: {left}")
+            time.sleep(POLL_S * 4)  # polling interval
+    finally:
+        for consumer in consumers.values():
+            consumer.close()
 
 
 def _latency(client, table: str, leg: Leg, since: datetime) -> None:  # noqa: ANN001
@@ -240,6 +299,7 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
              for i in range(workers) for args in commands]
     try:
         _wait_rows(client, pipe_table, events, pipeline_leg, started, timeout)
+        _wait_drained(pipe, pipeline_leg, started, timeout)
         since = datetime.now(timezone.utc)
         _produce(pipe, live_events, seed=2, live_rate=live_rate)
         _wait_rows(client, pipe_table, events + live_events, Leg("pipeline-live"), time.monotonic(), timeout)

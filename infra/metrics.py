@@ -114,7 +114,7 @@ SINK_ROWS = Counter(
     ["table"])
 CLICKHOUSE_INSERT_ROWS = Histogram(
     "touchline_clickhouse_insert_rows",
-    "Rows per INSERT (one per table and source partition batch); ClickHouse prefers 10k-100k.",
+    "Rows per INSERT (one per table and flush, all source partitions together); ClickHouse prefers 10k-100k.",
     ["table"], buckets=ROWS)
 CLICKHOUSE_INSERT_SECONDS = Histogram(
     "touchline_clickhouse_insert_seconds",

@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Faust table store: memory:// (tests, demos: rebuilt from the changelog at every start) or "
         "rocksdb:// (production: state on disk under data_dir, through the rocksdict driver).",
     )
+    table_standby_replicas: int = Field(
+        1, ge=0, le=8,
+        description="Standby copies of each table partition kept warm on other workers, for a fast take-over "
+        "when a worker dies. Each standby reads the whole changelog again: on one small machine running "
+        "several workers set 0 (a take-over then recovers from the changelog).",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError,
 from infra import metrics
 from infra.exceptions import ConfigError
 from infra.settings import Settings
-from sinks.base import Batch, BatchingSink
+from sinks.base import Batch, BatchingSink, joint_dedup_token
 from sinks.exceptions import SinkBackpressure, SinkError
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 class ClickHouseSink(BatchingSink[tuple]):
-    """Inserts rows into one table, one insert per source partition batch.
+    """Inserts rows into one table, one insert per flush (all source partitions' batches together).
 
-    Idempotent: the insert carries ``insert_deduplication_token`` (source
-    topic:partition:offsets), and tables are ReplacingMergeTree on the
-    event's key as the backstop for batches cut differently on replay.
+    ClickHouse wants few large inserts (each makes a part to merge); one per
+    partition and table cost the embedded store about as much CPU as the
+    worker's own stages (docs/benchmarks.md).
+
+    Idempotent: the insert carries ``insert_deduplication_token`` (the source
+    topic:partition:offsets ranges it holds), and tables are ReplacingMergeTree
+    on the event's key as the backstop for batches cut differently on replay.
     """
 
     def __init__(
@@ -119,16 +123,25 @@ class ClickHouseSink(BatchingSink[tuple]):
         self._label = metrics.table_label(table)
 
     def write(self, batch: Batch[tuple]) -> None:
+        self._insert(batch.items, batch.dedup_token)
+
+    def write_all(self, batches: Sequence[Batch[tuple]]) -> None:
+        if len(batches) == 1:
+            self.write(batches[0])
+            return
+        self._insert([item for batch in batches for item in batch.items], joint_dedup_token(batches))
+
+    def _insert(self, items: list[tuple], dedup_token: str) -> None:
         started = time.monotonic()
         try:
             client = self._client or self._connect()
             client.insert(
                 self.table,
-                batch.items,
+                items,
                 column_names=self.columns,
                 # Known types skip the client's DESCRIBE round trip on every insert.
                 column_type_names=self._types or self._column_types(client),
-                settings={"insert_deduplication_token": batch.dedup_token},
+                settings={"insert_deduplication_token": dedup_token},
             )
         except (ClickHouseError, ConfigError) as exc:
             retriable = isinstance(exc, ConfigError) or is_retriable(exc)
@@ -136,11 +149,11 @@ class ClickHouseSink(BatchingSink[tuple]):
             if retriable:
                 self._client = None  # reconnect next time; the old pool may be dead
                 raise SinkBackpressure(
-                    f"ClickHouse unavailable writing {len(batch.items)} rows to {self.table}: {_first_line(exc)}",
+                    f"ClickHouse unavailable writing {len(items)} rows to {self.table}: {_first_line(exc)}",
                     retry_after=self.retry_after,
                 ) from exc
             raise SinkError(f"insert into {self.table} failed: {_first_line(exc)}") from exc
-        self._observe(len(batch.items), time.monotonic() - started)
+        self._observe(len(items), time.monotonic() - started)
 
     def _observe(self, rows: int, seconds: float) -> None:
         metrics.SINK_ROWS.labels(table=self._label).inc(rows)

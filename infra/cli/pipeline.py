@@ -76,6 +76,10 @@ def worker(lazy, sink: bool, web_port: int | None) -> None:  # noqa: ANN001
 
     class Worker(faust.Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            # No terminal spinner: at WARNING faust installs one and sets the root logger to DEBUG so it
+            # spins on every record, and then each debug line of aiokafka (one per record sent) is
+            # made and handled: about 6% of a loaded worker's CPU (py-spy, docs/benchmarks.md).
+            self.spinner = None
             super().on_setup_root_logger(logger, level)
             limit_floods(logger)  # client libraries' retry storms, rate limited (infra/logflood.py)
 

@@ -8,20 +8,21 @@ dead-lettered by the journey stage, not obeyed. One more op is no profile's:
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 OPS = frozenset({"t", "m", "a", "d"})
 TICK, TICK_KEY = "k", b"~tick"
 
 
 def encode(msg: dict[str, Any]) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode()
+    return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)  # int keys as strings, as the json module does
 
 
 def decode(value: bytes | None) -> dict[str, Any]:
     """The message; ValueError naming what is wrong otherwise."""
-    msg = json.loads(value or b"")
+    msg = orjson.loads(value or b"")  # orjson.JSONDecodeError is a ValueError
     if isinstance(msg, dict) and msg.get("op") == TICK:
         return msg
     if not isinstance(msg, dict) or msg.get("op") not in OPS:

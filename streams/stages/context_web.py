@@ -33,7 +33,6 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import faust
-from aiokafka.partitioner import murmur2
 from faust.web import Request, Response, View
 
 from infra import metrics
@@ -44,6 +43,7 @@ from streams.optimization.decisions import http_answer, profile_decisions
 from streams.optimization.next_channel import outlook_answer, profile_outlook
 from streams.optimization.policy import CHANNELS
 from streams.optimization.segments import profile_segments
+from streams.partitioning import partition_of
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 from streams.sessions.policy import session_policy_from_settings
 
@@ -80,7 +80,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     def owner(table: faust.Table, key: str) -> str | None:
         """URL of the worker owning ``key`` in ``table``; None if it is this one."""
-        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions  # what our producers' partitioner does
+        partition = partition_of(key.encode(), partitions)
         changelog = table.changelog_topic.get_topic_name()
         for host, topics in app.router.table_metadata(table.name).items():
             if partition in topics.get(changelog, ()):

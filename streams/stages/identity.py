@@ -20,9 +20,10 @@ The decisions are the pure functions of streams/identity; this module is plumbin
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime, timezone
+
+import orjson
 
 from infra import metrics
 from schemas.wire import AvroDecoder, AvroEncoder
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def encode_command(msg: dict) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode()
+    return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)  # int keys as strings, as the json module does
 
 
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
@@ -172,7 +173,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
 def _command(value: bytes | None) -> dict | None:
     try:
-        msg = json.loads(value or b"")
+        msg = orjson.loads(value or b"")
     except ValueError:
         return None
     if not isinstance(msg, dict) or msg.get("op") not in OPS or not isinstance(msg.get("to"), str):

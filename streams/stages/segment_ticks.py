@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from infra.settings import Settings
+from streams.partitioning import partition_of
 from streams.journeys import messages
 from streams.optimization.segment_changes import DUE
 from streams.stages.due_index import DueIndex
@@ -62,7 +62,7 @@ class SegmentTicks:
         for profile, state in self._table.items():
             due = state.get(DUE) if isinstance(state, dict) else None
             if due is not None:
-                partition = (murmur2(profile.encode()) & 0x7FFFFFFF) % self._partitions  # the producers' partitioner
+                partition = partition_of(profile.encode(), self._partitions)
                 self._dues.setdefault(partition, DueIndex()).schedule(profile, due)
         log.debug("segment due index rebuilt: %d profile(s)", sum(len(d.due_of) for d in self._dues.values()))
 

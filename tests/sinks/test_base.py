@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.base import Batch, BatchingSink
+from sinks.base import MAX_TOKEN_CHARS, Batch, BatchingSink, joint_dedup_token
 from sinks.exceptions import SinkBackpressure
 
 
@@ -43,6 +43,30 @@ def test_dedup_token_is_a_function_of_the_source_range() -> None:
     c = Batch("topic", 3, 100, 200, ["x"])
     assert a.dedup_token == b.dedup_token == "topic:3:100-199"
     assert c.dedup_token != a.dedup_token
+
+
+def test_flush_hands_every_partitions_batch_to_one_write_all() -> None:
+    calls: list[list[tuple[str, int]]] = []
+
+    class JointSink(ListSink):
+        def write_all(self, batches) -> None:  # noqa: ANN001
+            calls.append([(b.topic, b.partition) for b in batches])
+
+    sink = JointSink()
+    for offset, partition in enumerate([0, 1, 2, 1]):
+        sink.add("t", partition, offset, "x")
+    assert sink.flush() == 4
+    assert calls == [[("t", 0), ("t", 1), ("t", 2)]]
+
+
+def test_joint_dedup_token_is_a_function_of_the_source_ranges_in_any_order() -> None:
+    a, b = Batch("t", 0, 5, 9, ["x"]), Batch("t", 1, 7, 7, ["y"])
+    assert joint_dedup_token([a, b]) == joint_dedup_token([b, a]) == "t:0:5-9,t:1:7-7"
+    assert joint_dedup_token([a, Batch("t", 1, 7, 8, ["y"])]) != joint_dedup_token([a, b])
+    many = [Batch("a-long-topic-name", p, 1_000_000, 2_000_000, ["x"]) for p in range(64)]
+    token = joint_dedup_token(many)
+    assert token.startswith("sha256:") and len(token) <= MAX_TOKEN_CHARS
+    assert token == joint_dedup_token(list(reversed(many)))
 
 
 def test_flush_clears_the_buffer_even_when_a_write_fails() -> None:
