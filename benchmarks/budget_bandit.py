@@ -24,12 +24,14 @@ Thompson sampling (``--draws``), CPU time.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
 import time
 from datetime import datetime, timedelta, timezone
 
+from infra.bench import result_line
 from streams.optimization.arms import BUDGET_CHANNELS, select
 from streams.optimization.bandit import BanditSettings, recommend
 from streams.optimization.budget_replay import HOUR_MS, Replay, costs_in, replay, simulated_records
@@ -121,8 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest share from:       {summary('top')}")
     print(f"2x the even split from:   {summary('double')}")
     print(f"greedy picks it from:     {summary('greedy')}")
-    print(f"per evaluation (CPU):     evidence {statistics.median(r['evidence_ms'] for r in results):.1f} ms, "
-          f"with Thompson sampling {statistics.median(r['bandit_ms'] for r in results):.1f} ms (median of seeds)")
+    evidence_ms = statistics.median(r["evidence_ms"] for r in results)
+    bandit_ms = statistics.median(r["bandit_ms"] for r in results)
+    print(f"per evaluation (CPU):     evidence {evidence_ms:.1f} ms, "
+          f"with Thompson sampling {bandit_ms:.1f} ms (median of seeds)")
+    values: dict[str, float | int | str] = {}
+    for key, name in (("top", "largest"), ("double", "double"), ("greedy", "greedy")):
+        hours = [r[key] for r in results]
+        reached = None not in hours  # as summary(): median and max only if every seed got there, else nan
+        values |= {f"{name}_from_h": statistics.median(hours) if reached else math.nan,
+                   f"{name}_max_h": max(hours) if reached else math.nan, f"{name}_not_reached": hours.count(None)}
+    print(result_line(values | {"evidence_ms": evidence_ms, "total_ms": bandit_ms, "people": args.people,
+                                "hours": args.hours, "lift": args.lift, "seeds": args.seeds, "draws": args.draws}))
     return 0
 
 

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from infra.bench import result_line
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from schemas.wire import AvroDecoder, AvroEncoder
@@ -190,6 +191,13 @@ def main() -> None:
         print(f"{leg:<10}" + "".join(f"{result[leg][q]:>10.1f}" for q in ("p50", "p95", "p99", "max")))
     ratio = {q: result["pipeline"][q] / result["baseline"][q] for q in ("p50", "p99")}
     print(f"ratio pipeline / baseline: p50 {ratio['p50']:.1f}x, p99 {ratio['p99']:.1f}x")
+    pipe, base = result["pipeline"], result["baseline"]
+    print(result_line({
+        "p50_ms": pipe["p50"], "p95_ms": pipe["p95"], "p99_ms": pipe["p99"], "max_ms": pipe["max"],
+        "baseline_p50_ms": base["p50"], "baseline_p99_ms": base["p99"],
+        "ratio_p50": ratio["p50"], "ratio_p99": ratio["p99"], "decided": result["decided"],
+        "probes": result["probes"], "under_1s": result["under_1s"], "load_rate": args.load_rate,
+        "load_sent": result["load_sent"], "workers": args.workers}))
 
 
 if __name__ == "__main__":

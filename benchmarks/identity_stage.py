@@ -35,6 +35,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from fastavro import schemaless_reader, schemaless_writer
 
 from benchmarks.stage_cli import stage_main
+from infra.bench import result_line
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from schemas.wire import AvroDecoder, AvroEncoder
@@ -282,14 +283,19 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
     # RocksDB files (SST, WAL, MANIFEST, OPTIONS) of every partition store, not its text LOG files.
     disk = sum(f.stat().st_size for ws in worker_settings for db in (ws.data_dir / "worker" / pipe.app_id).rglob("*.db")
                if db.is_dir() for f in db.rglob("*") if f.is_file() and not f.name.startswith("LOG"))
+    # The rows and the result line print the same numbers.
+    values = {f"{leg.name}_{which}_eps": leg.rate(which) for leg in (pipeline_leg, baseline_leg)
+              for which in ("total", "steady")}
+    values |= {f"ratio_{which}": values[f"pipeline_{which}_eps"] / values[f"baseline_{which}_eps"]
+               for which in ("total", "steady")}
+    values |= {f"{what.replace(' ', '_')}_per_event": value for what, value in per_event.items()}
     rows = {
         "run": f"{events:,} events, {workers} x `touchline worker --no-sink` (exit codes {codes}), store {store}",
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
         "ev/s": "total = launch -> last record, steady = records 10% -> 90% (nan: too few events)",
         **{f"{leg.name} ev/s": f"{leg.rate('total'):,.0f} total, {leg.rate('steady'):,.0f} steady "
            f"(first record after {leg.startup_s:.1f} s)" for leg in (baseline_leg, pipeline_leg)},
-        "pipeline / baseline": f"{pipeline_leg.rate('total') / baseline_leg.rate('total'):.2f} total, "
-                               f"{pipeline_leg.rate('steady') / baseline_leg.rate('steady'):.2f} steady",
+        "pipeline / baseline": f"{values['ratio_total']:.2f} total, {values['ratio_steady']:.2f} steady",
         **{f"{what} / event": f"{value:.3f}" for what, value in per_event.items()},
         "identifiers": f"{ids:,} (live keys of the changelog topic)",
         "JSON bytes / identifier": f"{sum(map(len, state.values())) / max(ids, 1):,.0f} (latest changelog value)",
@@ -297,7 +303,7 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
                                     f"{', standby copies included' if workers > 1 else ''})"
                                     if store.startswith("rocksdb") else "n/a (memory:// store)"),
     }
-    return "\n".join(f"{name + ':':28}{value}" for name, value in rows.items())
+    return "\n".join([*(f"{name + ':':28}{value}" for name, value in rows.items()), result_line(values)])
 
 
 def main(argv: list[str] | None = None) -> int:

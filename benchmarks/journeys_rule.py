@@ -21,6 +21,7 @@ import platform
 import time
 
 from benchmarks.sessions_rule import records
+from infra.bench import result_line
 from streams.identity.policy import IdentityPolicy
 from streams.identity.reference import stitch
 from streams.journeys import messages
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rows / event:            {rows / n:.3f}")
     print(f"state bytes / profile:   {sum(sizes) / len(sizes):,.0f} JSON mean, p99 {sizes[int(len(sizes) * 0.99)]:,}, "
           f"max {sizes[-1]:,}")
+    print(result_line({"touches": n, "profiles": len(states), "baseline_eps": n / baseline_s, "rule_eps": n / rule_s,
+                       "ratio": baseline_s / rule_s, "rows_per_event": rows / n,
+                       "state_bytes_mean": sum(sizes) / len(sizes), "state_bytes_p99": sizes[int(len(sizes) * 0.99)],
+                       "state_bytes_max": sizes[-1]}))
     return 0
 
 

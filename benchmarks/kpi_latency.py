@@ -29,6 +29,7 @@ import statistics
 import time
 from datetime import datetime, timedelta, timezone
 
+from infra.bench import result_line
 from sinks import kpi
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
@@ -162,15 +163,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.rows:,} touchpoints; median of {args.repeat}")
     print(f"{'query':<28}{'median s':>10}{'min s':>9}{'rows':>7}{'x baseline':>12}")
     print(f"{'baseline (raw scan)':<28}{base_median:>10.3f}{base_min:>9.3f}{'':>7}{1.0:>12.1f}")
+    ratios: dict[str, float] = {}  # KPI -> median / baseline, for the result line
     for name in kpi.available():
         extra = {"experiment_id": EXPERIMENT} if "experiment_id" in kpi.parameters(name) else {}
         by = "channel" if kpi.has_dimension(name) else None
         median, fastest, rows = timed(lambda: kpi.run(client, name, db, by=by, **window, **extra)[1], args.repeat)
-        print(f"{name:<28}{median:>10.3f}{fastest:>9.3f}{rows:>7}{median / base_median:>12.1f}", flush=True)
+        ratios[name] = median / base_median
+        print(f"{name:<28}{median:>10.3f}{fastest:>9.3f}{rows:>7}{ratios[name]:>12.1f}", flush=True)
     median, fastest, rows = timed(lambda: client.query(
         f"SELECT day, channel, sum(touches), sum(revenue) FROM {db}.kpi_daily GROUP BY day, channel").result_rows,
         args.repeat)
     print(f"{'kpi_daily rollup':<28}{median:>10.3f}{fastest:>9.3f}{rows:>7}{median / base_median:>12.1f}")
+    worst = max(ratios, key=ratios.get)
+    print(result_line({"worst_ratio": ratios[worst], "worst_kpi": worst, "rows": args.rows, "baseline_s": base_median,
+                       "rollup_ratio": median / base_median, "kpis": len(ratios), "repeat": args.repeat}))
     return 0
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from benchmarks.journeys_rule import journey_message
 from benchmarks.sessions_rule import records
+from infra.bench import result_line
 from streams.identity.policy import IdentityPolicy
 from streams.identity.reference import stitch
 from streams.journeys import messages
@@ -97,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"+ segments and decisions:     {n / both_s:,.0f} ev/s (CPU time), {both_s / rule_s:.2f}x the rule's time; "
           f"segments add {(both_s - decisions_s) / rule_s:.2f}x")
     now_ms = int(time.time() * 1000)
+    values = {"touches": n, "rule_eps": n / rule_s, "decisions_eps": n / decisions_s, "segments_eps": n / both_s,
+              "decisions_ratio": decisions_s / rule_s, "segments_ratio": both_s / rule_s,
+              "segments_add": (both_s - decisions_s) / rule_s}
     for size in (10, 100, 1_000, 5_000):
-        print(f"one evaluation, {size:>5,} touches: {one_profile(size, now_ms) * 1e3:8.3f} ms (CPU)")
+        values[f"eval_ms_{size}"] = one_profile(size, now_ms) * 1e3
+        print(f"one evaluation, {size:>5,} touches: {values[f'eval_ms_{size}']:8.3f} ms (CPU)")
+    print(result_line(values))
     return 0
 
 

@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from infra.bench import result_line
 from streams.identity.observe import observation_of
 from streams.identity.policy import IdentityPolicy
 from streams.sessions.inprocess import SessionStream
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"state bytes / key:       {sum(sizes.values()) / len(sizes):,.0f} JSON (all keys)")
     print(f"open at the end:         {len(open_keys):,} keys with an open session, "
           f"{sum(open_sizes) / max(len(open_sizes), 1):,.0f} JSON bytes each")
+    print(result_line({"events": n, "baseline_eps": n / baseline_s, "rule_eps": n / rule_s,
+                       "ratio": baseline_s / rule_s, "rows_per_event": stream.table.written / n,
+                       "state_bytes_per_key": sum(sizes.values()) / len(sizes), "open_keys": len(open_keys),
+                       "open_bytes_per_key": sum(open_sizes) / max(len(open_sizes), 1)}))
     return 0
 
 

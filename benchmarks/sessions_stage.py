@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 
 from benchmarks.identity_stage import Leg, Probe, baseline, ingested, produce_all, read_changelog, track
 from benchmarks.stage_cli import stage_main
+from infra.bench import result_line
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from schemas.wire import AvroEncoder
@@ -124,21 +125,26 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
 
     state = {key: value for key, value in read_changelog(pipe, changelog, timeout).items() if not key.startswith("~")}
     opened = list(open_state(state))
+    # The rows and the result line print the same numbers.
+    values = {f"{leg.name}_{which}_eps": leg.rate(which) for leg in (pipeline_leg, baseline_leg)
+              for which in ("total", "steady")}
+    values |= {f"ratio_{which}": values[f"pipeline_{which}_eps"] / values[f"baseline_{which}_eps"]
+               for which in ("total", "steady")}
+    values |= {f"{what.replace(' ', '_')}_per_event": value for what, value in per_event.items()}
     rows = {
         "run": f"{events:,} events, {workers} x `touchline worker --no-sink` (exit codes {codes}), store {store}",
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
         "ev/s": "total = launch -> all committed, steady = committed 10% -> 90% (nan: too few events)",
         **{f"{leg.name} ev/s": f"{leg.rate('total'):,.0f} total, {leg.rate('steady'):,.0f} steady "
            f"(first commit after {leg.startup_s:.1f} s)" for leg in (baseline_leg, pipeline_leg)},
-        "pipeline / baseline": f"{pipeline_leg.rate('total') / baseline_leg.rate('total'):.2f} total, "
-                               f"{pipeline_leg.rate('steady') / baseline_leg.rate('steady'):.2f} steady",
+        "pipeline / baseline": f"{values['ratio_total']:.2f} total, {values['ratio_steady']:.2f} steady",
         **{f"{what} / event": f"{value:.3f}" for what, value in per_event.items()},
         "session keys": f"{len(state):,} (live keys of the changelog topic)",
         "JSON bytes / key": f"{sum(map(len, state.values())) / max(len(state), 1):,.0f} (latest changelog value)",
         "open at the end": f"{len(opened):,} keys with an open session, "
                            f"{sum(opened) / max(len(opened), 1):,.0f} JSON bytes each",
     }
-    return "\n".join(f"{name + ':':28}{value}" for name, value in rows.items())
+    return "\n".join([*(f"{name + ':':28}{value}" for name, value in rows.items()), result_line(values)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,16 @@ from streams.topics import TopicNames, ensure_topics
 POLL_S = 0.05  # how often the row counts are read
 
 
+def result_line(values: dict[str, float | int | str]) -> str:
+    """``result: k=v ...``: floats 3 decimals below 100 else whole (nan as nan), ints as is, spaces in text as _."""
+    def text(v: float | int | str) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
+        return str(v).replace(" ", "_")  # one token per value, whatever a name holds
+
+    return "result: " + " ".join(f"{k}={text(v)}" for k, v in values.items())
+
+
 @dataclass
 class Leg:
     name: str
@@ -118,8 +128,7 @@ class BenchReport:
             "baseline_p99_ms": base.quantile(0.99), "live_rate": self.live_rate, "events": self.events,
             "workers": self.workers,
         }
-        return "result: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) and k.startswith("ratio")
-                                     else f"{k}={v:.0f}" for k, v in values.items())
+        return result_line(values)
 
 
 def _count(client, table: str) -> int:  # noqa: ANN001

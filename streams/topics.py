@@ -110,7 +110,8 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             partitions,
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
-            "Validated touchpoints keyed by their anchor identifier, on their way to identity stitching.",
+            "Validated touchpoints on their way to identity stitching: batch envelopes of Avro enriched touchpoints "
+            "keyed by their anchor identifier (streams/envelopes.py), one record per partition and ingest batch.",
         ),
         TopicSpec(
             names.identity_commands,

@@ -46,11 +46,18 @@ def set_current_event(event: faust.EventT) -> None:
 
 
 class DurableTable:
-    """Reads from the local store; writes to the store and, awaited, to the changelog."""
+    """Reads from the local store; writes to the store and, awaited, to the changelog.
+
+    ``put_later`` writes the store at once and the changelog at ``flush``: a key
+    written by several events of a batch sends one changelog record, its last
+    value (a stage calls ``flush`` at the end of each batch, before the batch
+    counts as handled, so the commit still waits for it).
+    """
 
     def __init__(self, table: faust.Table, output: Output) -> None:
         self._table = table
         self._output = output
+        self._later: dict[Any, tuple[Any, int]] = {}  # key -> (value, partition): changelog not yet sent
         self._changelog = table.changelog_topic.get_topic_name()
         serializers = table.app.serializers
         # Recovery decodes with the table's own serializers: encode with the same ones.
@@ -66,10 +73,23 @@ class DurableTable:
         return self._table.get(key)
 
     async def put(self, key: Any, value: Any, partition: int) -> None:
+        self._later.pop(key, None)
         self._table.data[key] = value  # the store only: no faust changelog send
         await self._send(key, self._dump_value(value), partition)
 
+    def put_later(self, key: Any, value: Any, partition: int) -> None:
+        """Write the store now, the changelog at the next ``flush`` (once per key, its last value)."""
+        self._table.data[key] = value
+        self._later[key] = (value, partition)
+
+    async def flush(self) -> None:
+        """Send the changelog records of every ``put_later`` since the last flush."""
+        later, self._later = self._later, {}
+        for key, (value, partition) in later.items():
+            await self._send(key, self._dump_value(value), partition)
+
     async def delete(self, key: Any, partition: int) -> None:
+        self._later.pop(key, None)
         self._table.data.pop(key, None)
         await self._send(key, None, partition)  # a tombstone: compaction drops the key
 

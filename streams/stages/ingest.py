@@ -3,6 +3,9 @@
 Concurrency 1 per partition keeps per-key order; the decision itself is the
 pure ``streams.ingest.ingest_one``.
 
+Accepted events leave in batch envelopes, one record per partition of
+``touchpoints.valid`` and batch (streams/envelopes.py).
+
 Output goes through the app's transport producer (``app.producer.send``),
 not ``Topic.send``: the channel/future machinery of ``Topic.send`` cost more
 than the whole ingest decision; events are taken in small batches
@@ -20,7 +23,9 @@ from infra import metrics
 from schemas.registry import connect_registry
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
+from streams.envelopes import Packer
 from streams.ingest import Accepted, Source, ingest_one
+from streams.partitioning import partition_of
 from streams.stages.batches import each_batch
 from streams.stages.output import Output
 
@@ -40,10 +45,13 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     policy = pipeline.policy
 
     output = Output(app)
+    partitions = settings.input_partitions  # of touchpoints.valid, the identity stage's input
 
     async def ingest_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
-        # Batches (streams/stages/batches.py) cost Faust less per event than iterating one by one.
+        # Batches (streams/stages/batches.py) cost Faust less per event than iterating one by one;
+        # accepted events go on in one envelope per partition (streams/envelopes.py).
         now = datetime.now(timezone.utc)
+        valid = Packer()
         for event in events:
             message = event.message
             source = Source(
@@ -59,11 +67,17 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 # Keyed by the anchor identifier: the identity stage's partition that owns it.
                 obs = observation_of(outcome.record, policy)
                 key = obs.anchor.encode() if obs is not None else message.key
-                await output.send(valid_name, key, enriched_encoder.encode(outcome.record))
+                value = enriched_encoder.encode(outcome.record)
+                if key is None:  # no identifier at all: any partition, as a keyless record would go
+                    await output.send(valid_name, None, value)
+                else:
+                    valid.add(partition_of(key, partitions), key, value)
             else:
                 await output.send(rejects_name, message.key, reject_encoder.encode(outcome.record),
                                   headers=[("touchline-reason", outcome.reason.encode())])
                 metrics.rejected("ingest", outcome.reason, message.topic)
+        for partition, key, value, count in valid.records():
+            await output.send(valid_name, key, value, partition=partition, events=count)
 
     @app.agent(pipeline.raw, concurrency=1, name=f"{settings.app_id}.ingest")
     async def ingest(stream):  # noqa: ANN001

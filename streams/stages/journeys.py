@@ -9,6 +9,10 @@ real-time segments and its contact decisions, emitting those that changed
 (streams/optimization/segment_changes.py, decisions.py), and its offer
 conflicts, emitting each new one once (streams/optimization/offer_alerts.py).
 
+``journeys.inputs`` carries batch envelopes (streams/envelopes.py): the identity
+stage's touches and moves, this stage's own moves, one record per partition and
+batch; segment ticks are single records.
+
 Per batch of messages, the order of writes is what makes replays safe:
 messages to other profiles, journey rows, segment changes, contact decisions and offer alerts are produced
 and *delivered* first, the profile states after. A worker killed in between leaves the old
@@ -25,11 +29,14 @@ from datetime import datetime, timezone
 
 from infra import metrics
 from schemas.wire import AvroEncoder
+from streams import envelopes
+from streams.envelopes import Packer
 from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
 from streams.optimization import offer_alerts, segment_changes
 from streams.optimization.decisions import changed_records, touch_of_message
+from streams.partitioning import partition_of
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
 from streams.stages.batches import each_batch
@@ -57,6 +64,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     )
     pipeline.tables["journeys"] = table
     states = DurableTable(table, output)
+    partitions = settings.input_partitions  # of journeys.inputs, as of the table
     inputs = app.topic(names.journey_inputs, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")
     ticks = SegmentTicks(app, table, settings, output, names.journey_inputs)  # time-only segment changes
@@ -70,28 +78,35 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             set_current_event(event)
             message = event.message
             try:
-                profile = (message.key or b"").decode()
-                if not profile:
-                    raise ValueError("journey message without a profile id key")
-                msg = messages.decode(message.value)
-                if msg["op"] == messages.TICK:
-                    ticked[message.partition] = event
-                    continue
-                entry = touched.get(profile)
-                if entry is None:
-                    entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
-                                                event, False, None]
-                out, changed = apply(entry[0], msg)
-            except Exception as exc:  # foreign or broken input must not stop the partition
-                log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
-                              message.offset)
-                await output.dead_letter(names.rejects, message, f"journey stage: {type(exc).__name__}: {exc}",
-                                         "journeys", now)
+                entries = envelopes.entries(message.key, message.value)  # the identity stage sends envelopes
+            except envelopes.EnvelopeError as exc:
+                await output.dead_letter(names.rejects, message, f"journey stage: {exc}", "journeys", now)
                 continue
-            entry[2], entry[3] = event, entry[3] or changed
-            if changed:
-                entry[4] = touch_of_message(msg) or entry[4]
-            sends.extend(out)
+            for key, value in entries:
+                try:
+                    profile = (key or b"").decode()
+                    if not profile:
+                        raise ValueError("journey message without a profile id key")
+                    msg = messages.decode(value)
+                    if msg["op"] == messages.TICK:
+                        ticked[message.partition] = event
+                        continue
+                    entry = touched.get(profile)
+                    if entry is None:
+                        entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
+                                                    event, False, None]
+                    out, changed = apply(entry[0], msg)
+                except Exception as exc:  # foreign or broken input must not stop the partition
+                    log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
+                                  message.offset)
+                    await output.dead_letter(names.rejects, message,
+                                             f"journey stage: {type(exc).__name__}: {exc}", "journeys", now,
+                                             (key, value))
+                    continue
+                entry[2], entry[3] = event, entry[3] or changed
+                if changed:
+                    entry[4] = touch_of_message(msg) or entry[4]
+                sends.extend(out)
         timed: set[str] = set()  # profiles due for a segment re-evaluation by time alone (segment_ticks.py)
         for partition, event in ticked.items():
             set_current_event(event)
@@ -103,8 +118,13 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     touched[profile] = [state, partition, event, False, None]
                 timed.add(profile)
         deliveries = []
+        moves = Packer()  # slots moved to other profiles: one envelope per partition (streams/envelopes.py)
         for target, msg in sends:
-            deliveries.append(await output.send(names.journey_inputs, target.encode(), messages.encode(msg)))
+            key = target.encode()
+            moves.add(partition_of(key, partitions), key, messages.encode(msg))
+        for partition, key, value, count in moves.records():
+            deliveries.append(await output.send(names.journey_inputs, key, value, partition=partition,
+                                                events=count))
         contact_policy = pipeline.contact_policy.current()
         definitions = pipeline.segment_definitions.current()
         for profile, entry in touched.items():

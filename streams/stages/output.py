@@ -43,19 +43,28 @@ class Output:
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None,
                    headers: Sequence[tuple[str, bytes]] | None = None,
-                   on_delivered: Callable[[asyncio.Future], None] | None = None) -> asyncio.Future:
-        """Hand the record to the producer client; the returned future completes when the broker has it."""
+                   on_delivered: Callable[[asyncio.Future], None] | None = None,
+                   events: int = 1) -> asyncio.Future:
+        """Hand the record to the producer client; the returned future completes when the broker has it.
+
+        ``events``: how many events the record carries (a batch envelope, streams/envelopes.py, more than one).
+        """
         future = await self._app.producer.send(topic, key, value, partition, None, headers)
         counter = self._sent.get(topic) or self._sent.setdefault(topic, metrics.EVENTS_OUT.labels(topic=topic))
-        counter.inc()
+        counter.inc(events)
         future.add_done_callback(self._on_delivered)
         if on_delivered is not None:
             future.add_done_callback(on_delivered)
         return future
 
-    async def dead_letter(self, topic: str, message, detail: str, stage: str, now: datetime) -> None:  # noqa: ANN001
-        """An input a stage cannot handle goes to the dead-letter ``topic`` with its bytes, position and reason."""
-        source = Source(message.topic, message.partition, message.offset, None, message.key)
-        record = dead_letter(message.value, source, "internal_error", detail, now, stage)
-        await self.send(topic, message.key, self._reject_encoder.encode(record))
+    async def dead_letter(self, topic: str, message, detail: str, stage: str, now: datetime,  # noqa: ANN001
+                          entry: tuple[bytes | None, bytes] | None = None) -> None:
+        """An input a stage cannot handle goes to the dead-letter ``topic`` with its bytes, position and reason.
+
+        ``entry``: the (key, value) of the one record of a batch envelope that failed, not the whole envelope.
+        """
+        key, value = entry if entry is not None else (message.key, message.value)
+        source = Source(message.topic, message.partition, message.offset, None, key)
+        record = dead_letter(value, source, "internal_error", detail, now, stage)
+        await self.send(topic, key, self._reject_encoder.encode(record))
         metrics.rejected(stage, "internal_error", message.topic)

@@ -88,7 +88,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     async def save(key: str, state: dict, fx: Emits, partition: int, clock: PartitionClock) -> None:
         state["pt"], state["d"] = partition, fx.due  # for the due index rebuild
         if fx.dirty:
-            await states.put(key, state, partition)
+            states.put_later(key, state, partition)  # one changelog record per key and batch
         clock.schedule(key, fx.due)
 
     async def close_due(clock: PartitionClock, partition: int, source: tuple[str, int], now: datetime) -> None:
@@ -119,7 +119,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             clock.newest = max(clock.newest, int(now.timestamp() * 1000))
         mark = f"~wm:{message.partition}"
         if (states.get(mark) or {}).get("n") != clock.newest:
-            await states.put(mark, {"n": clock.newest}, message.partition)
+            states.put_later(mark, {"n": clock.newest}, message.partition)
         await close_due(clock, message.partition, ("k", message.offset), now)
 
     async def sessionize_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
@@ -140,6 +140,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                               message.offset)
                 await output.dead_letter(names.rejects, message,
                                          f"sessions stage: {type(exc).__name__}: {exc}", "sessions", now)
+        await states.flush()  # after the batch's rows: a state in the changelog means its rows were sent
 
     @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")
     async def sessionize(stream):  # noqa: ANN001

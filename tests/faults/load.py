@@ -19,6 +19,7 @@ from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from infra.traffic import TrafficReport, produce_simulation
 from schemas.wire import AvroDecoder
+from streams import envelopes
 from streams.simulator import SimulationConfig
 from streams.topics import TopicNames
 from tests.fixtures import wait_for
@@ -127,9 +128,10 @@ def wait_until_accounted(client, settings: Settings, sent: TrafficReport,  # noq
 
 
 def event_ids_in(settings: Settings, topic: str) -> set[str]:
-    """Every event id in a pipeline topic (valid or enriched: Avro enriched touchpoints)."""
+    """Every event id in a pipeline topic (valid or enriched: Avro enriched touchpoints; valid in envelopes)."""
     decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
-    return {decoder.decode(m.value())[0]["event_id"] for m in read_topic(settings, topic)}
+    return {decoder.decode(value)[0]["event_id"] for m in read_topic(settings, topic)
+            for _, value in envelopes.entries(m.key(), m.value())}
 
 
 def rows_stored(client, db: str) -> int:  # noqa: ANN001

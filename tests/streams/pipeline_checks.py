@@ -208,6 +208,7 @@ def wait_until_journeys_match(client, settings: Settings, procs: list[TouchlineP
 def journey_trace(client, settings: Settings, profile: str) -> str:  # noqa: ANN001
     """For a failure message: the identifiers now in ``profile``, their identity changes, and every
     journeys.inputs message about them (where touches went, which moves were sent)."""
+    from streams import envelopes
     from streams.journeys import messages
     from streams.topics import TopicNames
 
@@ -220,11 +221,12 @@ def journey_trace(client, settings: Settings, profile: str) -> str:  # noqa: ANN
         lines.append(f"  {key}: changes {changes_of(client, db, key)}")
     topic = TopicNames.from_settings(settings).journey_inputs
     for message in read_topic(settings, topic):
-        msg = messages.decode(message.value())
-        if msg.get("ik") in keys:  # segment ticks carry none
-            lines.append(f"  {topic}[{message.partition()}]@{message.offset()} key={message.key().decode()} "
-                         f"op={msg['op']} ik={msg['ik']} v={msg['v']} to={msg.get('to')} "
-                         f"touches={len(msg['x']) if msg['op'] == 'a' else 1 if msg['op'] == 't' else 0}")
+        for index, (key, value) in enumerate(envelopes.entries(message.key(), message.value())):
+            msg = messages.decode(value)
+            if msg.get("ik") in keys:  # segment ticks carry none
+                lines.append(f"  {topic}[{message.partition()}]@{message.offset()}#{index} key={key.decode()} "
+                             f"op={msg['op']} ik={msg['ik']} v={msg['v']} to={msg.get('to')} "
+                             f"touches={len(msg['x']) if msg['op'] == 'a' else 1 if msg['op'] == 't' else 0}")
     return "\n".join(lines[:400])
 
 
