@@ -10,7 +10,8 @@ Avro, keyed by anchor identifier with murmur2), produced to two fresh topic sets
 - Pipeline: K `touchline worker --no-sink` processes on leg B (ingest idles on an empty raw topic);
   with K > 1 the ratio compares K processes with the one baseline consumer.
 
-Progress is the enriched topic's high watermarks, polled every 0.2 s: "total" from launch to the last
+Progress is the enriched topic's high watermarks (baseline) or the worker group's committed offsets of
+valid (pipeline: the stage sends enriched envelopes), polled every 0.2 s: "total" from launch to the last
 record, "steady" over records 10% -> 90%. Once idle (all enriched, no group lag on valid and commands):
 messages per event; after SIGTERM: identifiers (live changelog keys), JSON bytes of their latest value
 and, with rocksdb://, the workers' on-disk bytes. Needs a running broker (`touchline dev up`, or TOUCHLINE_*).
@@ -265,13 +266,14 @@ def run(settings: Settings, events: int, workers: int, store: str, timeout: floa
     try:
         procs += [TouchlineProcess(["worker", "--no-sink"], ws, log_dir / f"{pipe.app_id}-{i}.log",
                                    log_level="WARNING") for i, ws in enumerate(worker_settings)]
-        track(pipeline_leg, lambda: probe.total(names.enriched), f"records on {names.enriched}", events, timeout,
-              pipeline_ok)
+        # The stage sends enriched records in batch envelopes: count the input it committed instead.
+        track(pipeline_leg, lambda: sum(probe.committed(names.valid).values()),
+              f"events of {names.valid} committed", events, timeout, pipeline_ok)
         wait_for(idle, timeout, lambda: f"group {pipe.app_id} to consume {names.valid} and "
                  f"{names.identity_commands} (lag {lag[-1]})")
         per_event = {what: probe.total(topic) / events for what, topic in (
             ("protocol messages", names.identity_commands), ("identity changes", names.identity_changes),
-            ("changelog records", changelog), ("enriched records", names.enriched))}
+            ("changelog records", changelog), ("enriched envelopes", names.enriched))}
     finally:  # SIGTERM to all at once (no rebalance onto the last one); stop() SIGKILLs any alive after 60 s
         for proc in procs:
             if proc.running:

@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from sinks.base import BatchingSink
+from streams import envelopes
 from sinks.exceptions import SinkBackpressure
 from sinks.health import SinkHealth
 
@@ -41,11 +42,15 @@ TP = tuple[str, int]
 
 @dataclass
 class Route:
-    """How messages of one topic become rows of one sink."""
+    """How messages of one topic become rows of one sink.
 
-    to_row: Callable[[Message], tuple]  # raises on a message it cannot convert
+    A message is one record, or a batch envelope of several (streams/envelopes.py): each
+    record's value becomes one row, at the message's offset.
+    """
+
+    to_row: Callable[[bytes], tuple]  # a record's value -> its row; raises on a value it cannot convert
     sink: BatchingSink
-    on_bad_message: Callable[[Message, Exception], None]  # dead-letters it; must not raise
+    on_bad_message: Callable[[Message, bytes, Exception], None]  # dead-letters the value; must not raise
 
 
 @dataclass
@@ -135,12 +140,19 @@ class SinkRunner:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         route = self._routes[topic]
         try:
-            row = route.to_row(message)
-        except Exception as exc:  # never crash on input: dead-letter and move on
+            records = envelopes.entries(message.key(), message.value())
+        except envelopes.EnvelopeError as exc:
             self.stats.bad_messages += 1
-            route.on_bad_message(message, exc)
-        else:
-            route.sink.add(topic, partition, offset, row)
+            route.on_bad_message(message, message.value(), exc)
+            records = []
+        for _, value in records:
+            try:
+                row = route.to_row(value)
+            except Exception as exc:  # never crash on input: dead-letter and move on
+                self.stats.bad_messages += 1
+                route.on_bad_message(message, value, exc)
+            else:
+                route.sink.add(topic, partition, offset, row)
         first, _ = self._pending.get((topic, partition), (offset, offset))
         self._pending[(topic, partition)] = (first, offset)
 

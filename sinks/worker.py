@@ -66,20 +66,20 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
     offer_conflicts = ClickHouseSink(client_factory, f"{database}.offer_conflicts", OFFER_CONFLICT_COLUMNS,
                                      retry_after)
 
-    def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[Message], tuple]:
+    def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[bytes], tuple]:
         decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
 
-        def message_to_row(message: Message) -> tuple:
-            record, _ = decoder.decode(message.value())
+        def value_to_row(value: bytes) -> tuple:
+            record, _ = decoder.decode(value)
             return to_row(record)
 
-        return message_to_row
+        return value_to_row
 
     def undecodable(what: str):  # noqa: ANN202
-        def dead_letter_it(message: Message, exc: Exception) -> None:
+        def dead_letter_it(message: Message, value: bytes, exc: Exception) -> None:
             # Our own topics should only hold our records; if not, the bytes still go to the DLQ.
             record = dead_letter(
-                message.value(), source_of(message), "internal_error",
+                value, source_of(message), "internal_error",
                 f"{what} not decodable by the sink: {exc}", datetime.now(timezone.utc), SINK_STAGE,
             )
             dlq_producer.produce(names.rejects, key=message.key(), value=reject_encoder.encode(record))
@@ -87,10 +87,10 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
 
         return dead_letter_it
 
-    def reject_undecodable(message: Message, exc: Exception) -> None:
+    def reject_undecodable(message: Message, value: bytes, exc: Exception) -> None:
         # A dead letter that is itself unreadable is stored as one, with its bytes, not re-queued.
         record = dead_letter(
-            message.value(), source_of(message), "internal_error",
+            value, source_of(message), "internal_error",
             f"dead-letter record not decodable: {exc}", datetime.now(timezone.utc), SINK_STAGE,
         )
         rejects.add(message.topic(), message.partition(), message.offset(), reject_row(record))

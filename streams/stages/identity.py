@@ -10,7 +10,7 @@ Two agents share one table, all co-partitioned by identifier:
 - ``identity.commands`` (keyed by the identifier they are for): protocol
   messages (``protocol.handle``), in envelopes from this stage, one by one from the CLI.
 
-What a batch sends to commands and to ``journeys.inputs`` leaves at its end in one
+What a batch sends to ``touchpoints.enriched``, to commands and to ``journeys.inputs`` leaves at its end in one
 envelope per partition (streams/envelopes.py); an erasure's messages leave at once.
 
 Both only touch the state of the identifier the message is keyed by, which
@@ -72,7 +72,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     # live on partition murmur2(identifier) -- every producer of those topics keys
     # by the identifier (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
     nodes = DurableTable(table, output)
-    partitions = settings.input_partitions  # of identity.commands and journeys.inputs, as of the tables
+    partitions = settings.input_partitions  # of enriched, identity.commands and journeys.inputs, as of the tables
 
     async def emit(fx: Effects, now: datetime, out: BatchOut | None = None) -> list[asyncio.Future]:
         """Protocol messages and identity changes, handed to the producer (the messages into ``out``'s
@@ -103,7 +103,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     async def send_batch(out: BatchOut) -> None:
         """A batch's protocol messages and journey inputs: one envelope per topic and partition."""
-        for topic, packer in ((names.identity_commands, out.commands), (names.journey_inputs, out.journeys)):
+        for topic, packer in ((names.enriched, out.enriched), (names.identity_commands, out.commands),
+                              (names.journey_inputs, out.journeys)):
             for partition, key, value, count in packer.records():
                 await output.send(topic, key, value, partition=partition, events=count)
 
@@ -163,7 +164,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     await reject(message, f"identity stage: {type(exc).__name__}: {exc}", now, entry)
                     continue
                 # Keyed by session key: the sessions stage's partition that owns it.
-                await output.send(names.enriched, key, value)
+                out.enriched.add(partition_of(key, partitions), key, value)
         await nodes.flush()
         await send_batch(out)
 
@@ -231,6 +232,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 class BatchOut:
     """What one batch sends to the stages behind it, packed per partition (streams/envelopes.py)."""
 
+    enriched: Packer = field(default_factory=Packer)
     commands: Packer = field(default_factory=Packer)
     journeys: Packer = field(default_factory=Packer)
 

@@ -1,7 +1,8 @@
 """Sessions stage: enriched touchpoints -> sessions, in event time, per partition.
 
-``touchpoints.enriched`` is keyed by session key (the identity stage keys it
-so), so one key's touches and its state live on one partition. One agent
+``touchpoints.enriched`` carries the identity stage's batch envelopes
+(streams/envelopes.py) whose entries are keyed by session key, one envelope per
+partition, so one key's touches and its state live on one partition. One agent
 reads enriched and ``sessions.ticks`` (the leader's timer writes a tick to
 every partition every TOUCHLINE_SESSION_TICK_S); both only touch keys of the
 partition the message came from. The decisions are streams/sessions/state.py;
@@ -28,6 +29,7 @@ from datetime import datetime, timezone
 
 from infra import metrics
 from schemas.wire import AvroDecoder, AvroEncoder
+from streams import envelopes
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
 from streams.sessions.state import Emits, add_touch, advance
@@ -101,13 +103,14 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             await emit(fx, now)
             await save(key, state, fx, partition, clock)
 
-    async def on_touch(message, clock: PartitionClock, now: datetime) -> None:  # noqa: ANN001
-        record, _ = decoder.decode(message.value)
+    async def on_touch(message, value: bytes, position: int, clock: PartitionClock,  # noqa: ANN001
+                       now: datetime) -> None:
+        record, _ = decoder.decode(value)
         key, identity_key = session_key(record)
         touch = touch_of(record)
         clock.newest = max(clock.newest, touch.t)
         clock.last_event_wall = time.monotonic()
-        source = ("e", message.offset)
+        source = ("e", position)  # the entry's place on the partition: the replay check (streams/envelopes.py)
         state, fx = add_touch(states.get(key), key, identity_key, touch,
                               clock.newest - policy.allowed_lateness_ms, policy, source)
         await emit(fx, now)
@@ -122,6 +125,12 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             states.put_later(mark, {"n": clock.newest}, message.partition)
         await close_due(clock, message.partition, ("k", message.offset), now)
 
+    async def failed(message, exc: Exception, now: datetime, entry=None) -> None:  # noqa: ANN001
+        log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition, message.offset,
+                      exc_info=exc)
+        await output.dead_letter(names.rejects, message, f"sessions stage: {type(exc).__name__}: {exc}",
+                                 "sessions", now, entry)
+
     async def sessionize_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         now = datetime.now(timezone.utc)
         for event in events:
@@ -130,16 +139,22 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             clock = clock_for(message.partition)
             if clock.newest == NEVER:
                 clock.newest = (states.get(f"~wm:{message.partition}") or {}).get("n", NEVER)
-            try:
-                if message.topic == names.session_ticks:
+            if message.topic == names.session_ticks:
+                try:
                     await on_tick(message, clock, now)
-                else:
-                    await on_touch(message, clock, now)
-            except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
-                log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition,
-                              message.offset)
-                await output.dead_letter(names.rejects, message,
-                                         f"sessions stage: {type(exc).__name__}: {exc}", "sessions", now)
+                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                    await failed(message, exc, now)
+                continue
+            try:
+                entries = envelopes.entries(message.key, message.value)  # the identity stage sends envelopes
+            except envelopes.EnvelopeError as exc:
+                await failed(message, exc, now)
+                continue
+            for index, entry in enumerate(entries):
+                try:
+                    await on_touch(message, entry[1], envelopes.position(message.offset, index), clock, now)
+                except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
+                    await failed(message, exc, now, entry)
         await states.flush()  # after the batch's rows: a state in the changelog means its rows were sent
 
     @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")
