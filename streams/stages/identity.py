@@ -105,8 +105,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         """A batch's protocol messages and journey inputs: one envelope per topic and partition."""
         for topic, packer in ((names.enriched, out.enriched), (names.identity_commands, out.commands),
                               (names.journey_inputs, out.journeys)):
-            for partition, key, value, count in packer.records():
-                await output.send(topic, key, value, partition=partition, events=count)
+            await output.send_packed(topic, packer)
 
     async def reject(message, detail: str, now: datetime, entry=None) -> None:  # noqa: ANN001
         await output.dead_letter(names.rejects, message, detail, "identity", now, entry)

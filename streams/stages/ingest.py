@@ -76,8 +76,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 await output.send(rejects_name, message.key, reject_encoder.encode(outcome.record),
                                   headers=[("touchline-reason", outcome.reason.encode())])
                 metrics.rejected("ingest", outcome.reason, message.topic)
-        for partition, key, value, count in valid.records():
-            await output.send(valid_name, key, value, partition=partition, events=count)
+        await output.send_packed(valid_name, valid)
 
     @app.agent(pipeline.raw, concurrency=1, name=f"{settings.app_id}.ingest")
     async def ingest(stream):  # noqa: ANN001

@@ -117,14 +117,11 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                         continue  # gone (erased) since it was scheduled
                     touched[profile] = [state, partition, event, False, None]
                 timed.add(profile)
-        deliveries = []
         moves = Packer()  # slots moved to other profiles: one envelope per partition (streams/envelopes.py)
         for target, msg in sends:
             key = target.encode()
             moves.add(partition_of(key, partitions), key, messages.encode(msg))
-        for partition, key, value, count in moves.records():
-            deliveries.append(await output.send(names.journey_inputs, key, value, partition=partition,
-                                                events=count))
+        deliveries = await output.send_packed(names.journey_inputs, moves)
         contact_policy = pipeline.contact_policy.current()
         definitions = pipeline.segment_definitions.current()
         for profile, entry in touched.items():

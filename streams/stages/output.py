@@ -23,6 +23,7 @@ import faust
 
 from infra import metrics
 from schemas.wire import AvroEncoder
+from streams.envelopes import Packer
 from streams.ingest import Source, dead_letter
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class Output:
         if on_delivered is not None:
             future.add_done_callback(on_delivered)
         return future
+
+    async def send_packed(self, topic: str, packer: Packer) -> list[asyncio.Future]:
+        """Every envelope (or lone large record) of ``packer`` to ``topic``, in order; their delivery futures."""
+        return [await self.send(topic, key, value, partition=partition, events=count)
+                for partition, key, value, count in packer.records()]
 
     async def dead_letter(self, topic: str, message, detail: str, stage: str, now: datetime,  # noqa: ANN001
                           entry: tuple[bytes | None, bytes] | None = None) -> None:
