@@ -39,6 +39,7 @@ from benchmarks.stage_cli import stage_main
 from infra.bench import result_line
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
+from schemas.rows import RowEncoder
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.identity.policy import policy_from_settings
@@ -121,7 +122,7 @@ def produce_all(settings: Settings, topics: list[str], messages: Iterable[tuple[
 
 def produce_inputs(settings: Settings, topics: list[str], events: int) -> int:
     """What the ingest agent writes to ``touchpoints.valid``, to each of ``topics``; returns the count."""
-    policy, encoder = policy_from_settings(settings), AvroEncoder("enriched_touchpoint")
+    policy, encoder = policy_from_settings(settings), RowEncoder("enriched_touchpoint")  # as ingest writes
 
     def messages() -> Iterator[tuple[bytes, bytes]]:
         for record, key in ingested(settings, events):

@@ -37,7 +37,7 @@ from benchmarks.stage_cli import stage_main
 from infra.bench import result_line
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
-from schemas.wire import AvroEncoder
+from schemas.rows import RowEncoder
 from streams.identity.observe import observation_of
 from streams.identity.policy import policy_from_settings
 from streams.identity.reference import stitch
@@ -58,7 +58,7 @@ def enriched_messages(settings: Settings, events: int) -> list[tuple[bytes, byte
     # Arrivals late by up to the allowed lateness: every event joins its session as if in order.
     lateness, rng = timedelta(seconds=settings.session_allowed_lateness_s), random.Random(2)
     records.sort(key=lambda r: r["event_time"] + lateness * rng.random())
-    encoder = AvroEncoder("enriched_touchpoint")
+    encoder = RowEncoder("enriched_touchpoint")  # as the identity stage writes
     return [(session_key(record)[0].encode(), encoder.encode(record)) for record in records]
 
 

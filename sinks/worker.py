@@ -11,7 +11,8 @@ from confluent_kafka import Message, Producer
 
 from infra import metrics
 from infra.settings import Settings
-from schemas.wire import AvroDecoder, AvroEncoder
+from schemas.rows import RowDecoder
+from schemas.wire import AvroEncoder
 from sinks.clickhouse import ClickHouseSink, connect
 from sinks.migrate import migrate
 from sinks.rows import (
@@ -67,7 +68,7 @@ def build_sink_runner(settings: Settings, group_id: str | None = None, apply_ddl
                                      retry_after)
 
     def decoded(schema: str, max_bytes: int, to_row: Callable[[dict], tuple]) -> Callable[[bytes], tuple]:
-        decoder = AvroDecoder(schema, max_payload_bytes=max_bytes)
+        decoder = RowDecoder(schema, max_payload_bytes=max_bytes)  # compact rows or Avro (schemas/rows.py)
 
         def value_to_row(value: bytes) -> tuple:
             record, _ = decoder.decode(value)

@@ -31,7 +31,8 @@ from datetime import datetime, timezone
 import orjson
 
 from infra import metrics
-from schemas.wire import AvroDecoder, AvroEncoder
+from schemas.rows import RowDecoder, RowEncoder
+from schemas.wire import AvroEncoder
 from streams import envelopes, failpoints
 from streams.envelopes import Packer
 from streams.identity.observe import observation_of
@@ -55,8 +56,9 @@ def encode_command(msg: dict) -> bytes:
 
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
     app, settings, names, policy = pipeline.app, pipeline.settings, pipeline.names, pipeline.policy
-    decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
-    enriched_encoder = AvroEncoder("enriched_touchpoint")
+    # Internal hops carry compact rows (schemas/rows.py); Avro entries of an older pipeline still read.
+    decoder = RowDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    enriched_encoder = RowEncoder("enriched_touchpoint")
     change_encoder = AvroEncoder("identity_change")
     output = Output(app)
     table = app.Table(

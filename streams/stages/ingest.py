@@ -3,8 +3,9 @@
 Concurrency 1 per partition keeps per-key order; the decision itself is the
 pure ``streams.ingest.ingest_one``.
 
-Accepted events leave in batch envelopes, one record per partition of
-``touchpoints.valid`` and batch (streams/envelopes.py).
+Accepted events leave as compact rows (schemas/rows.py: the raw Avro is decoded
+once, here) in batch envelopes, one record per partition of ``touchpoints.valid``
+and batch (streams/envelopes.py).
 
 Output goes through the app's transport producer (``app.producer.send``),
 not ``Topic.send``: the channel/future machinery of ``Topic.send`` cost more
@@ -21,6 +22,7 @@ from datetime import datetime, timezone
 
 from infra import metrics
 from schemas.registry import connect_registry
+from schemas.rows import RowEncoder, utc_now_millis
 from schemas.wire import AvroDecoder, AvroEncoder
 from streams.identity.observe import observation_of
 from streams.envelopes import Packer
@@ -38,7 +40,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     registry = (connect_registry(settings.schema_registry_url, timeout=settings.kafka_timeout_s)
                 if settings.schema_registry_url else None)
     decoder = AvroDecoder("touchpoint", registry=registry, max_payload_bytes=settings.max_payload_bytes)
-    enriched_encoder = AvroEncoder("enriched_touchpoint")
+    valid_encoder = RowEncoder("enriched_touchpoint")  # an internal hop: compact rows (schemas/rows.py)
     reject_encoder = AvroEncoder("rejected_event")
     rules = pipeline.rules
     valid_name, rejects_name = pipeline.names.valid, pipeline.names.rejects
@@ -50,7 +52,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     async def ingest_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         # Batches (streams/stages/batches.py) cost Faust less per event than iterating one by one;
         # accepted events go on in one envelope per partition (streams/envelopes.py).
-        now = datetime.now(timezone.utc)
+        now = utc_now_millis()  # ingested_at as Avro would keep it: the row must read back the same
         valid = Packer()
         for event in events:
             message = event.message
@@ -67,7 +69,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 # Keyed by the anchor identifier: the identity stage's partition that owns it.
                 obs = observation_of(outcome.record, policy)
                 key = obs.anchor.encode() if obs is not None else message.key
-                value = enriched_encoder.encode(outcome.record)
+                value = valid_encoder.encode(outcome.record)
                 if key is None:  # no identifier at all: any partition, as a keyless record would go
                     await output.send(valid_name, None, value)
                 else:

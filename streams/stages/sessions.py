@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from infra import metrics
-from schemas.wire import AvroDecoder, AvroEncoder
+from schemas.rows import RowDecoder
+from schemas.wire import AvroEncoder
 from streams import envelopes
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
@@ -56,7 +57,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     app, settings, names = pipeline.app, pipeline.settings, pipeline.names
     policy = session_policy_from_settings(settings)
     idle_close_s = settings.session_idle_close_s
-    decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    decoder = RowDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)  # rows or Avro
     session_encoder = AvroEncoder("session")
     output = Output(app)
     table = app.Table(

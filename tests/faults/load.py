@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from infra.traffic import TrafficReport, produce_simulation
-from schemas.wire import AvroDecoder
+from schemas.rows import RowDecoder
 from streams import envelopes
 from streams.simulator import SimulationConfig
 from streams.topics import TopicNames
@@ -128,8 +128,8 @@ def wait_until_accounted(client, settings: Settings, sent: TrafficReport,  # noq
 
 
 def event_ids_in(settings: Settings, topic: str) -> set[str]:
-    """Every event id in a pipeline topic (valid or enriched: Avro enriched touchpoints; valid in envelopes)."""
-    decoder = AvroDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
+    """Every event id in a pipeline topic (valid or enriched: enriched touchpoints as rows, in envelopes)."""
+    decoder = RowDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)
     return {decoder.decode(value)[0]["event_id"] for m in read_topic(settings, topic)
             for _, value in envelopes.entries(m.key(), m.value())}
 
