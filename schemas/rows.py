@@ -40,6 +40,7 @@ from schemas.wire import AvroDecoder
 ROW_MAGIC = b"\xe2\x01"
 _HEADER = 10
 _DECIMAL_EXT = 1
+_REQUIRED = object()
 
 
 def _pack_default(value: Any) -> Any:
@@ -60,15 +61,21 @@ def millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def utc_now_millis() -> datetime:
+    """Now, in UTC, at millisecond precision (see ``millis``)."""
+    return millis(datetime.now(timezone.utc))
+
+
 class RowEncoder:
     """Encodes records of one schema version as rows (``ROW_MAGIC`` framing)."""
 
     def __init__(self, schema: str, version: int | None = None, *, catalog: SchemaCatalog | None = None):
         self.entry: SchemaEntry = (catalog or default_catalog()).get(schema, version)
         self.header = ROW_MAGIC + self.entry.fingerprint
-        names = [f["name"] for f in self.entry.parsed["fields"]]
-        self._fields = itemgetter(*names)
-        self._names = names
+        fields = self.entry.parsed["fields"]
+        self._fields = itemgetter(*(f["name"] for f in fields))
+        # A field left out takes its schema default, as fastavro's writer does; without one it is an error.
+        self._defaults = [(f["name"], f.get("default", _REQUIRED)) for f in fields]
         # Timestamps must be timezone-aware (msgpack refuses naive ones, as our Avro records hold UTC).
         self._packer = msgpack.Packer(datetime=True, default=_pack_default)
 
@@ -77,12 +84,24 @@ class RowEncoder:
         if isinstance(record, AvroModel):
             record = record.to_avro()
         try:
-            return self.header + self._packer.pack(self._fields(record))
-        except KeyError as exc:
-            raise EncodeError(f"record does not fit {self.entry.label}: field {exc} is missing") from None
+            try:
+                values = self._fields(record)
+            except KeyError:
+                values = self._with_defaults(record)
+            return self.header + self._packer.pack(values)
         except (TypeError, ValueError, OverflowError) as exc:
             self._packer.reset()  # a failed pack may leave bytes behind in the packer's buffer
             raise EncodeError(f"record does not fit {self.entry.label}: {exc}") from None
+
+    def _with_defaults(self, record: dict[str, Any]) -> list[Any]:
+        values = []
+        for name, default in self._defaults:
+            value = record.get(name, default)
+            if value is _REQUIRED:
+                raise EncodeError(f"record does not fit {self.entry.label}: field {name!r} is missing and has "
+                                  "no default")
+            values.append(value)
+        return values
 
 
 class RowDecoder:
@@ -134,8 +153,3 @@ class RowDecoder:
                                   f"rows of {entry.label} cannot be resolved to {self.reader.label}")
         plan = self._plans[fingerprint] = (f"row:{entry.label}", [f["name"] for f in entry.parsed["fields"]], resolve)
         return plan
-
-
-def utc_now_millis() -> datetime:
-    """Now, in UTC, at millisecond precision (see ``millis``)."""
-    return millis(datetime.now(timezone.utc))

@@ -110,7 +110,7 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             partitions,
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS), "min.insync.replicas": min_isr},
-            "Validated touchpoints on their way to identity stitching: batch envelopes of Avro enriched touchpoints "
+            "Validated touchpoints on their way to identity stitching: batch envelopes of enriched touchpoint rows "
             "keyed by their anchor identifier (streams/envelopes.py), one record per partition and ingest batch.",
         ),
         TopicSpec(
@@ -132,7 +132,8 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             partitions,
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
-            "Closed sessions and their later versions or deletions (Avro session), keyed by session key.",
+            "Closed sessions and their later versions or deletions (session rows, schemas/rows.py, in batch "
+            "envelopes, streams/envelopes.py), keyed by session key.",
         ),
         # Same partition count as enriched: tick p drives the sessions table's partition p.
         TopicSpec(
@@ -155,7 +156,8 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
             partitions,
             replication,
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": min_isr},
-            "Journeys and their later versions or deletions (Avro journey), keyed by profile id.",
+            "Journeys and their later versions or deletions (journey rows, schemas/rows.py, in batch envelopes), "
+            "keyed by profile id.",
         ),
         # Keyed by profile id, so a profile's decisions stay in order. Delete, not compact: a profile has one
         # decision per channel under one key, and compaction would keep only its last channel's. A consumer

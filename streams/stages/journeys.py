@@ -11,7 +11,9 @@ conflicts, emitting each new one once (streams/optimization/offer_alerts.py).
 
 ``journeys.inputs`` carries batch envelopes (streams/envelopes.py): the identity
 stage's touches and moves, this stage's own moves, one record per partition and
-batch; segment ticks are single records.
+batch; segment ticks are single records. Journey rows go to the sink as compact
+rows (schemas/rows.py) in envelopes too; decisions, segment changes and offer
+alerts, which channel backends read, stay single Avro records.
 
 Per batch of messages, the order of writes is what makes replays safe:
 messages to other profiles, journey rows, segment changes, contact decisions and offer alerts are produced
@@ -25,9 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 
 from infra import metrics
+from schemas.rows import RowEncoder, utc_now_millis
 from schemas.wire import AvroEncoder
 from streams import envelopes
 from streams.envelopes import Packer
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cycle)
     app, settings, names = pipeline.app, pipeline.settings, pipeline.names
     policy = session_policy_from_settings(settings)
-    journey_encoder = AvroEncoder("journey")
+    journey_encoder = RowEncoder("journey")  # to the sink only: compact rows (schemas/rows.py)
     decision_encoder = AvroEncoder("contact_decision")
     segment_encoder = AvroEncoder("segment_membership")
     offer_encoder = AvroEncoder("offer_conflict")
@@ -70,7 +72,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     ticks = SegmentTicks(app, table, settings, output, names.journey_inputs)  # time-only segment changes
 
     async def assemble_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
-        now = datetime.now(timezone.utc)
+        now = utc_now_millis()  # emitted_at as Avro would keep it
         touched: dict[str, list] = {}  # profile -> [state, partition, event, changed, newest touch's event id]
         sends: list[tuple[str, dict]] = []
         ticked: dict[int, object] = {}  # partition -> its segment tick's event
@@ -124,13 +126,14 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         deliveries = await output.send_packed(names.journey_inputs, moves)
         contact_policy = pipeline.contact_policy.current()
         definitions = pipeline.segment_definitions.current()
+        journey_rows = Packer()  # one envelope per partition of the journeys topic (the sink's input)
         for profile, entry in touched.items():
             rows = settle(entry[0], policy, contact_policy.suppression_event_types)
             touches_changed = entry[3]
             entry[3] = entry[3] or bool(rows)
+            key = profile.encode()
             for row in rows:
-                value = journey_encoder.encode(journey_record(row, now))
-                deliveries.append(await output.send(names.journeys, profile.encode(), value))
+                journey_rows.add(partition_of(key, partitions), key, journey_encoder.encode(journey_record(row, now)))
             # Segment memberships and contact decisions that changed with the touches (docs/optimization.md),
             # delivered with the rows: the state that remembers them is written only after. Decisions apply
             # the caps of the segments the profile is in now.
@@ -158,6 +161,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             for record in alerts:
                 deliveries.append(await output.send(names.offer_alerts, profile.encode(), offer_encoder.encode(record)))
                 metrics.OFFER_CONFLICTS.inc()
+        deliveries.extend(await output.send_packed(names.journeys, journey_rows))
         results = await asyncio.gather(*deliveries, return_exceptions=True)
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:  # the states stay unwritten and the batch uncommitted: it is re-read

@@ -16,7 +16,8 @@ this module keeps, per partition:
 
 A tick on a partition without events for TOUCHLINE_SESSION_IDLE_CLOSE_S moves
 its newest time to the wall clock, so the last sessions of the night close.
-Rows go to the ``sessions`` topic (Avro session.v1) for the sink.
+Rows go to the ``sessions`` topic for the sink: ``session.v1`` records as compact rows
+(schemas/rows.py), in one envelope per partition and batch (streams/envelopes.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from infra import metrics
-from schemas.rows import RowDecoder
-from schemas.wire import AvroEncoder
+from schemas.rows import RowDecoder, RowEncoder, utc_now_millis
 from streams import envelopes
+from streams.envelopes import Packer
+from streams.partitioning import partition_of
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.record import session_record
 from streams.sessions.state import Emits, add_touch, advance
@@ -58,7 +60,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     policy = session_policy_from_settings(settings)
     idle_close_s = settings.session_idle_close_s
     decoder = RowDecoder("enriched_touchpoint", max_payload_bytes=settings.max_payload_bytes * 2)  # rows or Avro
-    session_encoder = AvroEncoder("session")
+    session_encoder = RowEncoder("session")  # to the sink only: compact rows (schemas/rows.py)
+    partitions = settings.input_partitions  # of the sessions topic
     output = Output(app)
     table = app.Table(
         f"{settings.app_id}-sessions",
@@ -83,10 +86,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             _rebuild(table, clocks)
         return clocks.setdefault(partition, PartitionClock())
 
-    async def emit(fx: Emits, now: datetime) -> None:
-        for row in fx.rows:
-            await output.send(names.sessions, row.session_key.encode(),
-                              session_encoder.encode(session_record(row, now)))
+    def emit(fx: Emits, now: datetime, out: Packer) -> None:
+        for row in fx.rows:  # sent with the batch's envelopes, before its states (sessionize_batch)
+            key = row.session_key.encode()
+            out.add(partition_of(key, partitions), key, session_encoder.encode(session_record(row, now)))
 
     async def save(key: str, state: dict, fx: Emits, partition: int, clock: PartitionClock) -> None:
         state["pt"], state["d"] = partition, fx.due  # for the due index rebuild
@@ -94,18 +97,19 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             states.put_later(key, state, partition)  # one changelog record per key and batch
         clock.schedule(key, fx.due)
 
-    async def close_due(clock: PartitionClock, partition: int, source: tuple[str, int], now: datetime) -> None:
+    async def close_due(clock: PartitionClock, partition: int, source: tuple[str, int], now: datetime,
+                        out: Packer) -> None:
         watermark = clock.newest - policy.allowed_lateness_ms
         for key in clock.pop_due(watermark):
             state = states.get(key)
             if state is None:
                 continue
             state, fx = advance(state, watermark, policy, source)
-            await emit(fx, now)
+            emit(fx, now, out)
             await save(key, state, fx, partition, clock)
 
     async def on_touch(message, value: bytes, position: int, clock: PartitionClock,  # noqa: ANN001
-                       now: datetime) -> None:
+                       now: datetime, out: Packer) -> None:
         record, _ = decoder.decode(value)
         key, identity_key = session_key(record)
         touch = touch_of(record)
@@ -114,17 +118,17 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         source = ("e", position)  # the entry's place on the partition: the replay check (streams/envelopes.py)
         state, fx = add_touch(states.get(key), key, identity_key, touch,
                               clock.newest - policy.allowed_lateness_ms, policy, source)
-        await emit(fx, now)
+        emit(fx, now, out)
         await save(key, state, fx, message.partition, clock)
-        await close_due(clock, message.partition, source, now)
+        await close_due(clock, message.partition, source, now, out)
 
-    async def on_tick(message, clock: PartitionClock, now: datetime) -> None:  # noqa: ANN001
+    async def on_tick(message, clock: PartitionClock, now: datetime, out: Packer) -> None:  # noqa: ANN001
         if time.monotonic() - clock.last_event_wall >= idle_close_s:
             clock.newest = max(clock.newest, int(now.timestamp() * 1000))
         mark = f"~wm:{message.partition}"
         if (states.get(mark) or {}).get("n") != clock.newest:
             states.put_later(mark, {"n": clock.newest}, message.partition)
-        await close_due(clock, message.partition, ("k", message.offset), now)
+        await close_due(clock, message.partition, ("k", message.offset), now, out)
 
     async def failed(message, exc: Exception, now: datetime, entry=None) -> None:  # noqa: ANN001
         log.exception("sessions stage failed on %s[%d]@%d", message.topic, message.partition, message.offset,
@@ -133,7 +137,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                                  "sessions", now, entry)
 
     async def sessionize_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
-        now = datetime.now(timezone.utc)
+        now = utc_now_millis()  # emitted_at as Avro would keep it
+        out = Packer()  # the batch's session rows, one envelope per partition of the sessions topic
         for event in events:
             set_current_event(event)
             message = event.message
@@ -142,7 +147,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 clock.newest = (states.get(f"~wm:{message.partition}") or {}).get("n", NEVER)
             if message.topic == names.session_ticks:
                 try:
-                    await on_tick(message, clock, now)
+                    await on_tick(message, clock, now, out)
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     await failed(message, exc, now)
                 continue
@@ -153,9 +158,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 continue
             for index, entry in enumerate(entries):
                 try:
-                    await on_touch(message, entry[1], envelopes.position(message.offset, index), clock, now)
+                    await on_touch(message, entry[1], envelopes.position(message.offset, index), clock, now, out)
                 except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
                     await failed(message, exc, now, entry)
+        await output.send_packed(names.sessions, out)
         await states.flush()  # after the batch's rows: a state in the changelog means its rows were sent
 
     @app.agent(topics, concurrency=1, name=f"{settings.app_id}.sessions")

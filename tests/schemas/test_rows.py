@@ -62,6 +62,15 @@ def test_avro_entries_of_an_older_pipeline_still_read() -> None:
     assert back == via_avro(record)
 
 
+def test_fields_left_out_take_their_schema_default_as_in_avro() -> None:
+    record = enriched(purchase())
+    del record["profile_id"], record["items"]  # a union with null, and an array with default []
+    encoder = AvroEncoder("enriched_touchpoint")
+    back, _ = RowDecoder("enriched_touchpoint").decode(RowEncoder("enriched_touchpoint").encode(record))
+    assert back == AvroDecoder("enriched_touchpoint").decode(encoder.encode(record))[0]
+    assert back["profile_id"] is None and back["items"] == []
+
+
 def test_money_and_time_round_trip_exactly() -> None:
     record = enriched(purchase(revenue=Decimal("0.29")))
     back, _ = RowDecoder("enriched_touchpoint").decode(RowEncoder("enriched_touchpoint").encode(record))
@@ -117,7 +126,7 @@ def test_any_bytes_after_the_header_decode_or_raise_decode_error(body: bytes) ->
 
 def test_records_that_do_not_fit_are_encode_errors_naming_the_field() -> None:
     encoder, record = RowEncoder("enriched_touchpoint"), enriched(purchase())
-    with pytest.raises(EncodeError, match="field 'writer_schema' is missing"):
+    with pytest.raises(EncodeError, match="field 'writer_schema' is missing and has no default"):
         encoder.encode({k: v for k, v in record.items() if k != "writer_schema"})
     with pytest.raises(EncodeError, match="enriched_touchpoint.v2"):
         encoder.encode({**record, "event_time": datetime(2026, 5, 17, 12, 30)})  # naive: not a UTC instant

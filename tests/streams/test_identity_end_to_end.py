@@ -21,6 +21,7 @@ from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.identity_store import all_assignments
 from sinks.migrate import migrate
+from streams import envelopes
 from streams.identity.identifiers import parse_identifier
 from streams.identity.scoring import read_truth_people, score_profiles
 from streams.kafka_config import confluent_config, producer_config
@@ -41,7 +42,7 @@ def _planted_event(end: datetime) -> dict:
 
 
 def _all_topic_bytes(settings, topics: list[str]) -> list[bytes]:  # noqa: ANN001
-    """Every key and value in these topics, read to their current end."""
+    """Every key and value in these topics (entries of envelopes one by one), read to their current end."""
     consumer = Consumer(confluent_config(settings, **{"group.id": "pii-scan", "enable.auto.commit": False}))
     try:
         chunks: list[bytes] = []
@@ -58,7 +59,10 @@ def _all_topic_bytes(settings, topics: list[str]) -> list[bytes]:  # noqa: ANN00
                     assert msg is not None, f"{topic}[{partition}] stopped before offset {high}"
                     if msg.error():
                         continue
-                    chunks += [msg.key() or b"", msg.value() or b""]
+                    # Each record of a batch envelope on its own (streams/envelopes.py): the check below
+                    # counts records, and a record's bytes are searched as the topic holds them.
+                    for key, value in envelopes.entries(msg.key(), msg.value()):
+                        chunks += [key or b"", value or b""]
                     read = msg.offset() + 1
         return chunks
     finally:
