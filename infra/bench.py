@@ -11,7 +11,8 @@ Both read the same pre-produced events from their own topics/databases on
 the same broker and ClickHouse. Throughput counts over the steady middle,
 10% to 90% of the rows visible (start-up reported apart); latency is event -> queryable
 (ClickHouse ``inserted_at`` minus the producer's ``sent_time``) for a paced
-live phase.
+live phase: of the touchpoint rows for both legs, and of the session and
+journey rows a live event produced for the pipeline (``_row_latency``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class Leg:
     total_seconds: float = 0.0  # from launch to the last row, start-up included
     startup_seconds: float = 0.0
     latency_ms: list[float] = field(default_factory=list)
+    # Live phase, event -> its session / journey row queryable (see _row_latency); pipeline only.
+    session_latency_ms: list[float] = field(default_factory=list)
+    journey_latency_ms: list[float] = field(default_factory=list)
     # From launch until every stage has committed all of its input (sessions, journeys, decisions and
     # the sink included), not only the touchpoint rows: the rate of the whole pipeline.
     drained_seconds: float = 0.0
@@ -77,10 +81,13 @@ class Leg:
     def total_rate(self) -> float:
         return self.total_events / self.total_seconds if self.total_seconds else 0.0
 
-    def quantile(self, q: float) -> float:
-        if not self.latency_ms:
+    def quantile(self, q: float, latencies: list[float] | None = None) -> float:
+        values = self.latency_ms if latencies is None else latencies
+        if not values:
             return float("nan")
-        return statistics.quantiles(self.latency_ms, n=100, method="inclusive")[int(q * 100) - 1]
+        if len(values) == 1:
+            return values[0]
+        return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
 
 
 @dataclass
@@ -112,6 +119,10 @@ class BenchReport:
         lines.append(f"pipeline, every stage drained (sessions, journeys, decisions, sink): {drained:,.0f} ev/s "
                      f"in {self.pipeline.drained_seconds:.1f} s, {drained / self.baseline.total_rate:.2f} of the "
                      "baseline" if self.baseline.total_rate else "")
+        pipe = self.pipeline
+        for what, values in (("session", pipe.session_latency_ms), ("journey", pipe.journey_latency_ms)):
+            lines.append(f"pipeline, live event -> its {what} row queryable: p50 {pipe.quantile(0.5, values):,.0f} ms, "
+                         f"p99 {pipe.quantile(0.99, values):,.0f} ms over {len(values)} rows")
         lines.append(self.result_line())
         return "\n".join(lines)
 
@@ -125,7 +136,11 @@ class BenchReport:
             "drained_eps": pipe.drained_rate,
             "steady_eps": pipe.rate, "total_eps": pipe.total_rate, "baseline_eps": base.total_rate,
             "startup_s": pipe.startup_seconds, "p50_ms": pipe.quantile(0.5), "p99_ms": pipe.quantile(0.99),
-            "baseline_p99_ms": base.quantile(0.99), "live_rate": self.live_rate, "events": self.events,
+            "baseline_p99_ms": base.quantile(0.99),
+            "p99_sessions_ms": pipe.quantile(0.99, pipe.session_latency_ms),
+            "p99_journeys_ms": pipe.quantile(0.99, pipe.journey_latency_ms),
+            "session_rows": len(pipe.session_latency_ms), "journey_rows": len(pipe.journey_latency_ms),
+            "live_rate": self.live_rate, "events": self.events,
             "workers": self.workers,
         }
         return result_line(values)
@@ -218,6 +233,24 @@ def _latency(client, table: str, leg: Leg, since: datetime) -> None:  # noqa: AN
         parameters={"since": since},
     ).result_rows
     leg.latency_ms = [float(r[0]) for r in rows]
+
+
+def _row_latency(client, db: str, table: str, since: datetime) -> list[float]:  # noqa: ANN001
+    """Live phase: per live event that is the last touch of a ``table`` row (sessions or journeys), the time from
+    its sending to the first such row being queryable.
+
+    A session row exists only once the session is closed (30 minutes of event time after its last touch, plus
+    the allowed lateness), so this counts the live events that closed or extended a session already closed; a
+    journey row is emitted as soon as a touch changes it.
+    """
+    rows = client.query(
+        f"SELECT dateDiff('millisecond', t.sent, r.first_in) FROM "
+        f"(SELECT last_event_id, min(inserted_at) AS first_in FROM {db}.{table} GROUP BY last_event_id) AS r "
+        f"INNER JOIN (SELECT event_id, any(sent_time) AS sent FROM {db}.touchpoints "
+        "WHERE sent_time >= {since:DateTime64(3)} GROUP BY event_id) AS t ON r.last_event_id = t.event_id",
+        parameters={"since": since},
+    ).result_rows
+    return [float(r[0]) for r in rows]
 
 
 class Baseline(threading.Thread):
@@ -313,6 +346,9 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
         _produce(pipe, live_events, seed=2, live_rate=live_rate)
         _wait_rows(client, pipe_table, events + live_events, Leg("pipeline-live"), time.monotonic(), timeout)
         _latency(client, pipe_table, pipeline_leg, since)
+        _wait_drained(pipe, Leg("pipeline-live"), time.monotonic(), timeout)  # the live events' sessions, journeys
+        pipeline_leg.session_latency_ms = _row_latency(client, pipe.clickhouse_database, "sessions", since)
+        pipeline_leg.journey_latency_ms = _row_latency(client, pipe.clickhouse_database, "journeys", since)
     finally:
         for proc in procs:
             proc.stop()

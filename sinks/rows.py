@@ -70,7 +70,7 @@ def touchpoint_row(record: dict[str, Any]) -> tuple:
     get = record.get
     consent = get("consent") or {}
     return (
-        *(get(c) for c in _TOUCHPOINT_PLAIN),
+        *map(get, _TOUCHPOINT_PLAIN),
         {e["experiment_id"]: e["variant_id"] for e in get("experiments") or ()},
         get("order_id"),
         get("revenue"),
@@ -80,7 +80,7 @@ def touchpoint_row(record: dict[str, Any]) -> tuple:
         consent.get("analytics"),
         consent.get("personalization"),
         get("properties") or {},
-        *(get(c) for c in _TOUCHPOINT_TAIL),
+        *map(get, _TOUCHPOINT_TAIL),
     )
 
 
@@ -99,7 +99,7 @@ def reject_row(record: dict[str, Any]) -> tuple:
 def by_columns(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
     """The row of a record whose Avro fields are named as the table's columns, in the columns' order."""
     def row(record: dict[str, Any]) -> tuple:
-        return tuple(record.get(c) for c in columns)
+        return tuple(map(record.get, columns))  # a missing field is None; map, not a generator: half the time
     return row
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from streams.sessions.touches import Touch
 
 STAYS_KEPT = 8
+_PROFILE_FIELD = Touch._fields.index("profile_id")
 Send = tuple[str, dict[str, Any]]  # (profile the message is keyed by, message)
 
 
@@ -35,7 +36,9 @@ def touch_message(identity_state: dict, anchor: str, profile: str, touch: Touch,
     if not stays or stays[-1][0] != profile:
         identity_state["jh"] = ([*stays, [profile, version]] if stays else [[profile, version]])[-STAYS_KEPT:]
         changed = True
-    entry = [list(touch._replace(profile_id=None)), session_key] + ([extra] if extra else [])
+    fields = list(touch)
+    fields[_PROFILE_FIELD] = None  # a journey's touches carry no profile (the slot's owner is it); not _replace: 2 us
+    entry = [fields, session_key] + ([extra] if extra else [])
     return (profile, {"op": "t", "ik": anchor, "v": version, "x": entry}), changed
 
 

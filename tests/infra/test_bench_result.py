@@ -34,9 +34,10 @@ def test_the_bench_report_ends_with_its_result_line() -> None:
     baseline = Leg("baseline", events=8000, seconds=1.0, total_events=10_000, total_seconds=2.0,
                    latency_ms=[10.0] * 100)
     pipeline = Leg("pipeline", events=4000, seconds=1.0, total_events=10_000, total_seconds=4.0, startup_seconds=1.5,
-                   latency_ms=[], drained_seconds=5.0)
+                   latency_ms=[], drained_seconds=5.0, journey_latency_ms=[250.0])
     report = BenchReport(events=10_000, workers=2, baseline=baseline, pipeline=pipeline, live_rate=500.0)
     assert report.render().splitlines()[-1] == report.result_line() == (
         "result: ratio_total=0.500 ratio_steady=0.500 ratio_drained=0.400 drained_eps=2000 steady_eps=4000 "
         "total_eps=2500 baseline_eps=5000 startup_s=1.500 p50_ms=nan p99_ms=nan baseline_p99_ms=10.000 "
-        "live_rate=500 events=10000 workers=2")
+        "p99_sessions_ms=nan p99_journeys_ms=250 session_rows=0 journey_rows=1 live_rate=500 events=10000 "
+        "workers=2")
