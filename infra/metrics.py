@@ -45,6 +45,11 @@ REJECTS = Counter(
     "Dead letters written, by the stage that rejected (ingest, identity, sessions, journeys, sink), "
     "the reason code (docs/producers.md) and the topic the rejected message came from.",
     ["stage", "reason", "topic"])
+BLANK_IDENTIFIERS = Counter(
+    "touchline_blank_identifiers_total",
+    "Identifier fields of accepted raw touchpoints that held an empty or whitespace-only string and were "
+    "treated as missing (the event is kept on its other identifiers), by field (kind=anonymous_id, ...).",
+    ["kind"])
 CONSUMER_LAG = Gauge(
     "touchline_consumer_lag",
     "Messages behind, per assigned partition: the partition's end offset minus the consumer's committed "

@@ -12,7 +12,9 @@ Policies (docs/producers.md repeats them for channel backends):
   unchanged. An int is epoch milliseconds; a naive datetime is rejected.
 - Ids are 1-256 characters without control characters (NUL, escape sequences,
   line breaks: they break logs, terminals and CSV exports and are never part of
-  a real id); empty strings are rejected (send null instead).
+  a real id); empty strings are rejected (send null instead), except in the
+  identifier fields, where an empty or blank string counts as no identifier
+  (``schemas.models.blank_identifiers``).
 """
 
 from __future__ import annotations

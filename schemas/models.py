@@ -24,10 +24,19 @@ __all__ = [
     "AvroModel", "BudgetRecommendation", "Channel", "Consent", "ContactDecision", "DeviceType", "EnrichedTouchpoint", "ExperimentAssignment", "Header",
     "IdentityChange", "IdentityChangeKind",
     "LineItem", "OfferConflict", "RejectedEvent", "SegmentMembership", "Session", "TouchpointEvent", "describe_validation_error",
-    "reject_reason_for",
+    "blank_identifiers", "reject_reason_for",
 ]
 
 IDENTIFIERS = ("anonymous_id", "device_id", "user_id", "email_sha256", "phone_sha256", "loyalty_id", "email", "phone")
+
+
+def blank_identifiers(record: dict[str, Any]) -> list[str]:
+    """The identifier fields of ``record`` that hold an empty or whitespace-only string.
+
+    Many SDKs send ``""`` for a cookie they do not have: such a value means "no identifier", exactly as
+    null does (the event is kept on its other identifiers), never an identifier that links everyone.
+    """
+    return [name for name in IDENTIFIERS if isinstance(value := record.get(name), str) and not value.strip()]
 
 
 class Channel(StrEnum):
@@ -128,6 +137,13 @@ class _Touchpoint(AvroModel):
     properties: dict[PropertyKey, PropertyValue] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
     locale: Locale | None = None
     cost_micros: Micros | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_identifiers_are_missing(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (blank := blank_identifiers(data)):
+            data = {**data, **dict.fromkeys(blank)}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.exceptions import DecodeError
-from schemas.models import TouchpointEvent
+from schemas.models import TouchpointEvent, blank_identifiers
 from schemas.reasons import RejectReason
 from schemas.validation import describe_validation_error, reject_reason_for
 from schemas.wire import AvroDecoder
@@ -52,6 +52,7 @@ class IngestRules:
 @dataclass(frozen=True)
 class Accepted:
     record: dict[str, Any]  # an EnrichedTouchpoint, Avro-ready
+    blank_identifiers: tuple[str, ...] = ()  # identifier fields sent as "" (or blanks), taken as missing
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ def ingest_one(
     stage: str = "ingest",
 ) -> Accepted | Rejected:
     """Decode, validate, hash PII and enrich one message; any failure becomes a dead letter."""
+    blank: list[str] = []
     try:
-        return Accepted(_enrich(payload, source, decoder, rules, now))
+        return Accepted(_enrich(payload, source, decoder, rules, now, blank), tuple(blank))
     except _Reject as bad:
         return Rejected(dead_letter(payload, source, bad.reason, bad.detail, now, stage, bad.field, bad.event_id))
     except Exception as exc:  # a bug of ours must not stop the partition: dead-letter it
@@ -89,7 +91,9 @@ def ingest_one(
         )
 
 
-def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: IngestRules, now: datetime) -> dict:
+def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: IngestRules, now: datetime,
+            blank: list[str]) -> dict:
+    """The enriched record; ``blank`` gets the identifier fields that were empty strings (taken as missing)."""
     if not payload:
         raise _Reject(RejectReason.empty_payload, "message value is empty: send one Avro-encoded touchpoint")
     if len(payload) > rules.max_payload_bytes:
@@ -103,11 +107,15 @@ def _enrich(payload: bytes | None, source: Source, decoder: AvroDecoder, rules: 
     except DecodeError as exc:
         raise _Reject(exc.reason, exc.detail) from None
     event_id = record.get("event_id") if isinstance(record.get("event_id"), str) else None
+    blank.extend(blank_identifiers(record))  # the model takes them as missing
     try:
         event = TouchpointEvent.model_validate(record)
     except ValidationError as exc:
         field, message = describe_validation_error(exc)
-        raise _Reject(reject_reason_for(exc), message, field, event_id) from None
+        reason = reject_reason_for(exc)
+        if reason == RejectReason.missing_identifier and blank:
+            message += f" ({', '.join(blank)} sent empty: an empty identifier counts as none)"
+        raise _Reject(reason, message, field, event_id) from None
     _check_event_time(event, rules, now)
     enriched = event.to_avro()
     _hash_pii(enriched, rules)

@@ -16,6 +16,6 @@ def routing_key(record: Mapping[str, Any]) -> bytes | None:
     """UTF-8 of the first identifier set in KEY_PRIORITY order, or None (no identifier: any partition)."""
     for name in KEY_PRIORITY:
         value = record.get(name)
-        if value:
+        if value and not (isinstance(value, str) and not value.strip()):  # blank counts as none (schemas.models)
             return str(value).encode("utf-8")
     return None

@@ -35,12 +35,19 @@ log = logging.getLogger(__name__)
 
 class InvalidTouchpoint(TouchlineError):
     def __init__(self, field: str | None, message: str):
-        super().__init__(f"invalid touchpoint: {field or 'record'}: {message}")
+        # describe_validation_error's message already starts with the field's path: do not say it twice.
+        named = field is not None and message.startswith(f"{field}:")
+        super().__init__(f"invalid touchpoint: {message}" if named else
+                         f"invalid touchpoint: {field or 'record'}: {message}")
         self.field = field
 
 
 class DeliveryFailed(TouchlineError):
     """Kafka did not acknowledge some messages within the timeout."""
+
+
+class MessageTooLarge(TouchlineError):
+    """A message larger than the raw topic accepts: refused before it is queued (docs/producers.md, Size limits)."""
 
 
 def validate(record: Mapping[str, Any]) -> TouchpointEvent:
@@ -63,6 +70,10 @@ class TouchpointProducer:
         # With a registry: Confluent framing; without: Avro single-object encoding.
         self._encoder = AvroEncoder("touchpoint", registry=registry, subject=f"{self.topic}-value")
         self._producer = Producer(producer_config(settings, **config))
+        # The three size limits (docs/producers.md): ingest's payload rule, and the raw topic's
+        # max.message.bytes, which the client's message.max.bytes (twice that, for dead letters) exceeds.
+        self._max_payload = settings.max_payload_bytes
+        self._max_message = settings.kafka_max_message_bytes
         self.delivered = 0
         self.failed_count = 0
         self.failed: list[str] = []  # the first errors, for the message
@@ -71,7 +82,13 @@ class TouchpointProducer:
         """Validate (unless told not to), encode and queue one event; raises InvalidTouchpoint."""
         event = validate(record) if validate_first else None
         avro = event.to_avro() if event is not None else dict(record)
-        self.send_raw(self._encoder.encode(avro), key if key is not None else routing_key(avro))
+        payload = self._encoder.encode(avro)
+        if validate_first and len(payload) > self._max_payload:
+            raise InvalidTouchpoint(None, f"the encoded event is {len(payload):,} bytes, the limit is "
+                                          f"{self._max_payload:,} (TOUCHLINE_MAX_PAYLOAD_BYTES; ingest would "
+                                          "dead-letter it as oversized_payload): split items or drop bulky "
+                                          "properties")
+        self.send_raw(payload, key if key is not None else routing_key(avro))
 
     def send_raw(
         self,
@@ -80,7 +97,18 @@ class TouchpointProducer:
         headers: list | None = None,
         on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
     ) -> None:
-        """Queue already-encoded bytes (replays, tests of the reject path); ``on_delivery`` sees the offset."""
+        """Queue already-encoded bytes (replays, tests of the reject path); ``on_delivery`` sees the offset.
+
+        Raises MessageTooLarge for a message the raw topic would refuse, before anything is queued (a
+        message above ingest's payload limit but within the topic's reaches the dead-letter topic).
+        """
+        size = len(payload or b"") + len(key or b"") + sum(len(k) + len(v or b"") for k, v in headers or ())
+        if size > self._max_message:
+            raise MessageTooLarge(
+                f"message is {size:,} bytes (value, key and headers); {self.topic} accepts at most "
+                f"{self._max_message:,} (its max.message.bytes: 4 x TOUCHLINE_MAX_PAYLOAD_BYTES "
+                f"{self._max_payload:,} + 64 KiB), and ingest dead-letters anything over "
+                f"{self._max_payload:,} bytes: split the event")
         callback = self._on_delivery
         if on_delivery is not None:
             def callback(error: KafkaError | None, message: Message) -> None:

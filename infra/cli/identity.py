@@ -33,13 +33,24 @@ def show(lazy, identifier: str, fmt: str) -> None:  # noqa: ANN001
     """Print IDENTIFIER's profile: its identifiers (first/last seen), conflicts and merge history.
 
     IDENTIFIER is kind:value, e.g. user_id:u-123, anonymous_id:abc, email:ann@example.com
-    (raw email/phone are normalized and hashed here, as at ingest).
+    (raw email/phone are normalized and hashed here, as at ingest). Exits 1 for an identifier
+    never seen, and for a junk value (e.g. anonymous_id:undefined), saying why it is ignored.
     """
     from sinks.clickhouse import connect
     from sinks.identity_store import show as show_profile
+    from streams.identity.policy import policy_from_settings
 
     settings = lazy.get()
-    view = show_profile(connect(settings), settings.clickhouse_database, _parse(settings, identifier))
+    parsed = _parse(settings, identifier)
+    junk = policy_from_settings(settings).junk_reason(parsed)
+    if junk is not None:  # identity never stitches it: its touchpoints stay on the event's other identifiers
+        raise click.ClickException(f"{parsed} is ignored as junk: {junk}. It links nothing and has no profile; "
+                                   "look the person up by another identifier")
+    view = show_profile(connect(settings), settings.clickhouse_database, parsed)
+    seen = sum(row[3] for row in view.identifiers)
+    if view.profile_id is None and not seen and not view.history:
+        raise click.ClickException(f"{view.identifier}: never seen (no touchpoint carries it, or it was erased): "
+                                   "check the kind and the value (kind:value, e.g. user_id:u-123)")
     if fmt == "json":
         click.echo(json.dumps({
             "identifier": view.identifier, "profile_id": view.profile_id, "shared": view.shared,
@@ -52,7 +63,7 @@ def show(lazy, identifier: str, fmt: str) -> None:  # noqa: ANN001
         }, default=str, indent=2))
         return
     if view.profile_id is None:
-        click.echo(f"{view.identifier}: no profile yet (never seen, still being stitched, or erased)")
+        click.echo(f"{view.identifier}: no profile yet: on {seen} touchpoint(s), still being stitched")
     else:
         shared = " (shared: links nothing)" if view.shared else ""
         click.echo(f"{view.identifier}{shared}\nprofile {view.profile_id}: {len(view.identifiers)} identifiers\n")

@@ -17,24 +17,31 @@ from infra.cli.context import pass_settings
 def produce(lazy, source) -> None:  # noqa: ANN001
     """Validate and send touchpoints, one JSON object per line, from SOURCE (default stdin).
 
-    Stops at the first invalid line, naming the line and the field; nothing
-    from that line is sent. Datetimes: ISO-8601 or epoch millis; money: strings.
+    A line that is not JSON or not a valid touchpoint is reported (its number
+    and the field) and nothing from it is sent; the other lines still go. At
+    the end a summary; the exit code is 1 if any line was refused.
+    Datetimes: ISO-8601 or epoch millis; money: strings.
     """
     from streams.produce import InvalidTouchpoint, TouchpointProducer
 
-    sent = 0
+    sent, refused, first_refused = 0, 0, []  # line numbers of the first 20 refused (bounded)
     with TouchpointProducer(lazy.get()) as producer:
         for number, line in enumerate(source, start=1):
             if not line.strip():
                 continue
             try:
                 producer.send(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"line {number}: not JSON: {exc}") from None
-            except InvalidTouchpoint as exc:
-                raise click.ClickException(f"line {number}: {exc} (nothing sent from this line)") from None
+            except (json.JSONDecodeError, InvalidTouchpoint) as exc:
+                refused += 1
+                first_refused += [number][:20 - len(first_refused)]
+                problem = f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                click.echo(f"line {number}: {problem} (nothing sent from this line)", err=True)
+                continue
             sent += 1
     click.echo(f"sent {sent} event(s) to {producer.topic}", err=True)
+    if refused:
+        shown = ", ".join(map(str, first_refused)) + (" ..." if refused > len(first_refused) else "")
+        raise click.ClickException(f"{refused} line(s) refused (line {shown}): fix them and send those again")
 
 
 @click.command()

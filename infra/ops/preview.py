@@ -14,7 +14,9 @@ import re
 PREVIEW_BYTES = 256  # how much of a payload `dlq show` fetches at most
 HEX_BYTES = 16  # shown as hex: enough to tell single-object (c3 01), registry (00) and text apart
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
+# An address: a domain of dot-separated labels ending in a 2+ letter top-level domain. Binary bytes that
+# happen to print as '@' (a schema fingerprint holds any byte) are not one.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 _DIGITS = re.compile(r"\+?\d[\d .()-]{5,}\d")
 
 

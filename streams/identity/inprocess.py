@@ -2,7 +2,9 @@
 
 Messages go to ``crc32(key) % partitions`` and each partition is FIFO, as on
 a topic; which partition runs next is random (seeded), as with several
-workers. ``crash_rate`` makes a handler's state change stick while its
+workers. With ``separate_inputs`` a partition's events and protocol messages
+wait in two FIFOs, picked at random, as the stage reads them: two topics
+(``touchpoints.valid``, ``identity.commands``), two agents, no order between them. ``crash_rate`` makes a handler's state change stick while its
 outgoing messages are lost, then redelivers the input at the same offset,
 as a worker killed between a changelog write and a send would. Tests use it
 to check convergence over many orders.
@@ -23,16 +25,20 @@ from streams.stored_states import StoredStates
 
 
 class InProcessStitcher:
-    def __init__(self, policy: IdentityPolicy, partitions: int = 8, seed: int = 0, crash_rate: float = 0.0):
+    def __init__(self, policy: IdentityPolicy, partitions: int = 8, seed: int = 0, crash_rate: float = 0.0,
+                 separate_inputs: bool = False):
         self.policy = policy
         self.partitions = partitions
         self.rng = random.Random(seed)
         self.crash_rate = crash_rate
+        self.separate_inputs = separate_inputs
         # Written only when the protocol says so (Effects.dirty), read back as a JSON copy, as the stage's table.
         self.states = StoredStates()
-        # per partition: FIFO of (kind, payload, offset); kind "event" (an Observation) or "msg"
-        self.queues: list[deque] = [deque() for _ in range(partitions)]
-        self.offsets = [0] * partitions
+        # per partition (and input, with separate_inputs): FIFO of (kind, payload, offset); kind "event"
+        # (an Observation) or "msg"
+        queues = partitions * (2 if separate_inputs else 1)
+        self.queues: list[deque] = [deque() for _ in range(queues)]
+        self.offsets = [0] * queues
         self.changes: list[dict[str, Any]] = []
         self.event_profiles: dict[str, str] = {}
         self.delivered = 0
@@ -41,7 +47,7 @@ class InProcessStitcher:
         return zlib.crc32(key.encode()) % self.partitions
 
     def _enqueue(self, kind: str, key: str, payload: Any) -> None:
-        p = self.partition_of(key)
+        p = self.partition_of(key) * 2 + (kind == "msg") if self.separate_inputs else self.partition_of(key)
         self.queues[p].append((kind, payload, self.offsets[p]))
         self.offsets[p] += 1
 

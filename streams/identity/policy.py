@@ -61,10 +61,21 @@ class IdentityPolicy:
         return self.limits.get(kind, DEFAULT_LIMITS[kind])
 
     def is_junk(self, identifier: str) -> bool:
-        if identifier in self.extra_blocklist or identifier in _JUNK_HASHES:
-            return True
+        return self.junk_reason(identifier) is not None
+
+    def junk_reason(self, identifier: str) -> str | None:
+        """Why ``identifier`` is ignored as junk (it links nothing and makes no profile), or None if it is not."""
+        if identifier in self.extra_blocklist:
+            return "it is on TOUCHLINE_IDENTITY_BLOCKLIST"
+        if identifier in _JUNK_HASHES:
+            return "it is the hash of a well-known test address or number (streams/identity/policy.py)"
         value = value_of(identifier).strip().lower()
-        return value in JUNK_VALUES or bool(_ONE_REPEATED_CHAR.match(value))
+        if value in JUNK_VALUES:
+            return (f"{value!r} is what producers send when they have no value (the junk list in "
+                    "streams/identity/policy.py)")
+        if _ONE_REPEATED_CHAR.match(value):
+            return "it is one character repeated, a placeholder, not an id"
+        return None
 
     def usable(self, identifiers: Iterable[str]) -> list[str]:
         return [i for i in identifiers if not self.is_junk(i)]

@@ -66,6 +66,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             )
             outcome = ingest_one(message.value, source, decoder, rules, now)
             if isinstance(outcome, Accepted):
+                for name in outcome.blank_identifiers:
+                    metrics.BLANK_IDENTIFIERS.labels(kind=name).inc()
                 # Keyed by the anchor identifier: the identity stage's partition that owns it.
                 obs = observation_of(outcome.record, policy)
                 key = obs.anchor.encode() if obs is not None else message.key

@@ -357,3 +357,18 @@ def test_replaying_a_fixed_event_lands_it_once(settings_factory, worker_factory)
     assert len(kept) == 2 and all(at >= second_replay for at in kept), (kept, second_replay)
     code, shown = invoke_json(fixed, "dlq", "show")
     assert shown["matching"] == 2 and {r["reason"] for r in shown["dead_letters"]} == {"event_time_out_of_range"}
+
+
+def test_identity_show_names_junk_and_unseen_identifiers_and_exits_1(pipeline: Pipeline) -> None:
+    def show(identifier: str):  # noqa: ANN202
+        return CliRunner().invoke(cli, ["identity", "show", identifier], env=pipeline.settings.to_env(base={}))
+
+    junk = show("anonymous_id:undefined")
+    assert junk.exit_code == 1, junk.output
+    assert "anonymous_id:undefined is ignored as junk: 'undefined' is what producers send" in junk.output
+    unseen = show("anonymous_id:anon-never-sent")
+    assert unseen.exit_code == 1 and "never seen" in unseen.output, unseen.output
+    seen = []
+    wait_for(lambda: seen.append(show("anonymous_id:anon-3")) or seen[-1].exit_code == 0, 30,
+             lambda: f"a profile for anonymous_id:anon-3 (last: {seen[-1].output if seen else None})")
+    assert "profile p-" in seen[-1].output and "anonymous_id:anon-3" in seen[-1].output, seen[-1].output

@@ -56,7 +56,7 @@ def test_models_are_frozen_and_closed() -> None:
         ({"revenue": Decimal("-1.00"), "currency": "EUR"}, "revenue", "greater than or equal to 0"),
         ({"discount_percent": 120}, "discount_percent", "less than or equal to 100"),
         ({"anonymous_id": "a" * 257}, "anonymous_id", "at most 256"),
-        ({"anonymous_id": ""}, "anonymous_id", "send null instead"),
+        ({"campaign_id": ""}, "campaign_id", "send null instead"),
         ({"email_sha256": "A" * 64}, "email_sha256", "64 lowercase hex"),
         ({"items": [{"sku": "s", "quantity": 0, "unit_price": 1}], "currency": "EUR"}, "items[0].quantity", "greater than or equal to 1"),
         ({"items": [{"sku": "s", "quantity": 1, "unit_price": "1.001"}], "currency": "EUR"},

@@ -18,32 +18,16 @@ from confluent_kafka import Producer
 from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
-from streams.identity.observe import observation_of
-from streams.identity.policy import IdentityPolicy
 from streams.kafka_config import producer_config
 from streams.sessions.inprocess import SessionStream
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.record import session_record
 from streams.sessions.reference import sessions_of
 from streams.sessions.touches import session_key, touch_of
-from streams.simulator import SimulationConfig, simulate
 from streams.topics import TopicNames, ensure_topics
-from tests.streams.pipeline_checks import wait_until_sessions_equal
+from tests.streams.pipeline_checks import anchored_records, wait_until_sessions_equal
 
 pytestmark = pytest.mark.integration
-
-
-def _records(events: int) -> list[dict]:
-    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    config = SimulationConfig(seed=7, events=events, malformed_share=0.0, start=end - timedelta(days=14), end=end)
-    policy = IdentityPolicy()
-    records = []
-    for message in simulate(config, lambda r: b""):
-        record = dict(message.record)
-        obs = observation_of(record, policy)
-        record["identity_key"] = obs.anchor if obs is not None else None
-        records.append(record)
-    return records
 
 
 def test_sessions_final_equals_the_reference(settings_factory, worker_factory) -> None:  # noqa: ANN001
@@ -52,7 +36,7 @@ def test_sessions_final_equals_the_reference(settings_factory, worker_factory) -
     client, db = connect(settings), settings.clickhouse_database
     migrate(client, db)
     policy = SessionPolicy()
-    records = _records(3_000)
+    records = anchored_records(3_000, seed=7, end=datetime(2026, 11, 20, tzinfo=timezone.utc))
     rng = random.Random(3)
     # Mostly in time order, one in ten touches two hours late: versions and deletions happen.
     arrivals = sorted(records, key=lambda r: r["event_time"] + timedelta(hours=2 if rng.random() < 0.1 else 0))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timedelta
 
 from infra.processes import TouchlineProcess
 from infra.settings import Settings
 from sinks.identity_store import all_assignments
 from sinks.stored_journeys import JOURNEY_INPUT_COLUMNS
 from streams.identity.identifiers import KINDS
+from streams.identity.observe import observation_of
+from streams.identity.policy import IdentityPolicy
 from streams.identity.policy import policy_from_settings
 from streams.identity.reference import stitch
 from streams.identity.resolve import Resolution
@@ -17,7 +21,21 @@ from streams.journeys.reference import reference_journeys
 from streams.sessions.policy import session_policy_from_settings
 from streams.sessions.reference import sessions_of
 from streams.sessions.split import Session
+from streams.simulator import SimulationConfig, simulate
 from tests.fixtures import wait_for
+
+
+def anchored_records(events: int, seed: int, end: datetime, days: int = 14) -> list[dict]:
+    """Valid simulated touchpoints with the identity key the identity stage would give them (no profile)."""
+    config = SimulationConfig(seed=seed, events=events, malformed_share=0.0, start=end - timedelta(days=days),
+                              end=end)
+    policy, records = IdentityPolicy(), []
+    for message in simulate(config, lambda r: b""):
+        record = dict(message.record)
+        obs = observation_of(record, policy)
+        record["identity_key"] = obs.anchor if obs is not None else None
+        records.append(record)
+    return records
 
 
 def stored_records(client, db: str) -> list[dict]:  # noqa: ANN001
@@ -100,8 +118,12 @@ def wait_until_converged(client, settings: Settings, procs: list[TouchlineProces
     try:
         wait_for(converged, timeout=timeout, what="the stitched profiles to equal the batch reference")
     except AssertionError as exc:
-        histories = "\n".join(f"  {i}: expected {reference.profiles[i]}, changes {changes_of(client, db, i)}"
-                              for i in differences[:3])
+        try:
+            states = identity_states(settings, differences[:3])
+        except Exception as why:  # a diagnostic must not hide the failure it explains
+            states = {i: f"(not read: {why!r})" for i in differences[:3]}
+        histories = "\n".join(f"  {i}: expected {reference.profiles[i]}, changes {changes_of(client, db, i)}, "
+                              f"last changelog state {states.get(i)}" for i in differences[:3])
         raise AssertionError(f"{exc}: {len(differences)} of {len(reference.profiles)} identifiers differ, e.g.\n"
                              f"{histories}") from None
     return reference
@@ -228,6 +250,19 @@ def journey_trace(client, settings: Settings, profile: str) -> str:  # noqa: ANN
                              f"op={msg['op']} ik={msg['ik']} v={msg['v']} to={msg.get('to')} "
                              f"touches={len(msg['x']) if msg['op'] == 'a' else 1 if msg['op'] == 't' else 0}")
     return "\n".join(lines[:400])
+
+
+def identity_states(settings: Settings, identifiers: list[str]) -> dict[str, object]:
+    """The last changelog value of each identifier's identity state (what a worker would recover): to explain a
+    failed convergence."""
+    from streams.topics import table_changelog
+
+    wanted = {json.dumps(i).encode(): i for i in identifiers}
+    found: dict[str, object] = {}
+    for message in read_topic(settings, table_changelog(settings, "identity")):
+        if message.key() in wanted:
+            found[wanted[message.key()]] = json.loads(message.value()) if message.value() else None
+    return found
 
 
 def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list:

@@ -107,3 +107,18 @@ def test_any_bytes_give_an_outcome_never_an_exception(payload: bytes) -> None:
     if isinstance(outcome, Rejected):
         assert outcome.record["payload"] == payload
         AvroEncoder("rejected_event").encode(outcome.record)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t "])
+def test_an_empty_identifier_is_a_missing_one_and_the_event_is_kept(blank: str) -> None:
+    outcome = run(ENCODER.encode({**event(anonymous_id=blank, user_id="u-x", device_id=blank)}))
+    assert isinstance(outcome, Accepted), outcome
+    assert outcome.record["anonymous_id"] is None and outcome.record["device_id"] is None
+    assert outcome.record["user_id"] == "u-x"
+    assert outcome.blank_identifiers == ("anonymous_id", "device_id")
+
+
+def test_only_empty_identifiers_is_missing_identifier_saying_so() -> None:
+    outcome = run(ENCODER.encode(event(anonymous_id="")))
+    assert isinstance(outcome, Rejected) and outcome.reason == "missing_identifier"
+    assert "anonymous_id sent empty" in outcome.record["detail"]

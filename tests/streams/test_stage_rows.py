@@ -11,8 +11,6 @@ from datetime import datetime, timedelta, timezone
 
 from schemas.rows import RowDecoder, RowEncoder, utc_now_millis
 from schemas.wire import AvroDecoder, AvroEncoder
-from streams.identity.observe import observation_of
-from streams.identity.policy import IdentityPolicy
 from streams.journeys.build import journeys_of
 from streams.journeys.record import journey_record
 from streams.journeys.state import JourneyRow
@@ -20,19 +18,11 @@ from streams.sessions.inprocess import SessionStream
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.record import session_record
 from streams.sessions.touches import session_key, touch_of
-from streams.simulator import SimulationConfig, simulate
+from tests.streams.pipeline_checks import anchored_records
 
 
 def _records(events: int) -> list[dict]:
-    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    config = SimulationConfig(seed=5, events=events, malformed_share=0.0, start=end - timedelta(days=14), end=end)
-    policy, records = IdentityPolicy(), []
-    for message in simulate(config, lambda r: b""):
-        record = dict(message.record)
-        obs = observation_of(record, policy)
-        record["identity_key"] = obs.anchor if obs is not None else None
-        records.append(record)
-    return records
+    return anchored_records(events, seed=5, end=datetime(2026, 11, 20, tzinfo=timezone.utc))
 
 
 def _same_both_ways(schema: str, records: list[dict]) -> None:

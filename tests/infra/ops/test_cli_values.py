@@ -49,6 +49,10 @@ def test_iso_reads_naive_clickhouse_times_as_utc() -> None:
 def test_preview_is_printable_masked_and_bounded() -> None:
     assert preview(b"\xc3\x01\x00abc\n\tdef") == "...abc..def"
     assert preview(b"from Ann.Lee+x@mail.example.org or 0049 (30) 1234-5678") == "from <email> or <digits>"
+    # A single-object header whose fingerprint bytes print as 'k@N': no address there (issue 20).
+    fingerprint = bytes.fromhex("6b404e1f0a9c2e77")
+    assert preview(b"\xc3\x01" + fingerprint + b"\x02e1") == "..k@N....w.e1"
+    assert preview(b"a@b ann@shop.example.co.uk x@y.z") == "a@b <email> x@y.z"
     assert preview(b"order 12345 ok") == "order 12345 ok"  # short numbers are not phones
     long = preview(b"x" * 500, width=20)
     assert long == "x" * 17 + "..." and len(long) == 20

@@ -32,14 +32,15 @@ event_lists = st.lists(st.tuples(identifier_sets, st.integers(0, 50)), min_size=
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(events=event_lists, seed=st.integers(0, 2**32 - 1), partitions=st.sampled_from([1, 3, 8]),
-       crash_rate=st.sampled_from([0.0, 0.0, 0.2]))
-def test_streaming_profiles_equal_the_batch_reference(events, seed, partitions, crash_rate):
+       crash_rate=st.sampled_from([0.0, 0.0, 0.2]), separate_inputs=st.booleans())
+def test_streaming_profiles_equal_the_batch_reference(events, seed, partitions, crash_rate, separate_inputs):
     expected = stitch(events, POLICY)
     shuffled = events[:]
     random.Random(seed).shuffle(shuffled)
-    stitcher = InProcessStitcher(POLICY, partitions=partitions, seed=seed, crash_rate=crash_rate)
+    stitcher = InProcessStitcher(POLICY, partitions=partitions, seed=seed, crash_rate=crash_rate,
+                                 separate_inputs=separate_inputs)
     stitcher.feed(shuffled)
     stitcher.run(max_steps=200_000)
     assert stitcher.assignment() == expected.profiles

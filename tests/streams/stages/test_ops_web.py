@@ -1,6 +1,6 @@
 """Metrics, health and readiness of a real worker (Faust stages + sink thread) on the real broker and store.
 
-N valid and M malformed events go through one `touchline worker` with its
+N valid (some with an empty cookie) and M malformed events go through one `touchline worker` with its
 web server on. Once ClickHouse holds them, /metrics must count exactly what
 happened: N+M messages in from the raw topic (per partition: the topic's end
 offsets), M rejects by reason, N records out to the valid and enriched
@@ -19,14 +19,15 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.localkafka import free_port
 from infra.traffic import produce_simulation
+from schemas.wire import AvroEncoder
 from sinks.clickhouse import connect
 from sinks.migrate import migrate
-from streams.kafka_config import confluent_config
+from streams.kafka_config import confluent_config, producer_config
 from streams.simulator import SimulationConfig
 from streams.topics import TopicNames, ensure_topics
 from tests.fixtures import wait_for
@@ -34,6 +35,7 @@ from tests.fixtures import wait_for
 pytestmark = pytest.mark.integration
 
 EVENTS = 2_000
+BLANK_EVENTS = 6
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -88,6 +90,15 @@ def test_metrics_count_what_happened(settings_factory, worker_factory) -> None: 
                                                          start=end - timedelta(days=30), end=end))
     valid, malformed = sent.valid, len(sent.malformed)
     assert malformed >= 20, "the simulator's malformed share drifted"
+    # As many SDKs send a missing cookie: "" (or blanks). Kept on the user id, counted per field.
+    blank_ids = [f"blank-{i}" for i in range(BLANK_EVENTS)]
+    producer, encoder = Producer(producer_config(settings)), AvroEncoder("touchpoint")
+    for i, event_id in enumerate(blank_ids):
+        producer.produce(names.raw, encoder.encode({
+            "event_id": event_id, "event_type": "page_view", "channel": "web", "anonymous_id": " " * (i % 2),
+            "user_id": f"u-blank-{i}", "event_time": end - timedelta(minutes=i)}), b"u-blank")
+    assert producer.flush(30) == 0
+    valid += BLANK_EVENTS
 
     port = free_port()
     started = time.time()
@@ -137,7 +148,11 @@ def test_metrics_count_what_happened(settings_factory, worker_factory) -> None: 
     # In: every raw message once, partition by partition.
     assert scrape.by("partition", "touchline_events_in_total", topic=names.raw) == \
         {p: float(n) for p, n in _end_offsets(settings, names.raw, partitions).items() if n}
-    assert scrape.total("touchline_events_in_total", topic=names.raw) == sent.messages
+    assert scrape.total("touchline_events_in_total", topic=names.raw) == sent.messages + BLANK_EVENTS
+    assert scrape.values("touchline_blank_identifiers_total") == {(("kind", "anonymous_id"),): BLANK_EVENTS}
+    kept = client.query(f"SELECT event_id, anonymous_id, user_id FROM {db}.touchpoints FINAL "
+                        "WHERE event_id IN %(ids)s ORDER BY event_id", parameters={"ids": blank_ids}).result_rows
+    assert kept == sorted((e, None, f"u-blank-{i}") for i, e in enumerate(blank_ids))
     # Rejects: every malformed message, by its reason.
     rejects = scrape.by("reason", "touchline_rejects_total", stage="ingest", topic=names.raw)
     assert sum(rejects.values()) == malformed
