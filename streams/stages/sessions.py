@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from infra import metrics
 from schemas.rows import RowDecoder, RowEncoder, utc_now_millis
