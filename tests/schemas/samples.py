@@ -50,6 +50,8 @@ def mock_registry() -> Any:
 _text = st.text(max_size=40)
 # Ids: any text but control characters (schemas.fields.Id rejects those).
 _id = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40)
+# Identifiers: an empty or blank one means "missing" (schemas.models.blank_identifiers), so never generated.
+_identifier = _id.filter(str.strip)
 _utc_ms = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1),
                        timezones=st.just(timezone.utc)).map(
     lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
@@ -63,7 +65,8 @@ _experiments = st.lists(st.fixed_dictionaries({"experiment_id": _id, "variant_id
 _optional = {
     "device_type": st.sampled_from(list(DeviceType)),
     "sent_time": st.none() | _utc_ms,
-    "device_id": st.none() | _id, "user_id": st.none() | _id, "loyalty_id": st.none() | _id,
+    "device_id": st.none() | _identifier, "user_id": st.none() | _identifier,
+    "loyalty_id": st.none() | _identifier,
     "email_sha256": st.none() | st.from_regex(r"\A[0-9a-f]{64}\Z"),
     "phone_sha256": st.none() | st.from_regex(r"\A[0-9a-f]{64}\Z"),
     "campaign_id": st.none() | _id, "source": st.none() | _id, "medium": st.none() | _id,
@@ -90,7 +93,7 @@ def touchpoints(channels: list[Channel] | None = None) -> st.SearchStrategy[dict
             "event_type": st.from_regex(r"\A[a-z][a-z0-9_]{0,63}\Z"),
             "channel": st.sampled_from(channels or list(Channel)),
             "event_time": _utc_ms,
-            "anonymous_id": _id,
+            "anonymous_id": _identifier,
             "currency": st.sampled_from(["EUR", "USD", "JPY"]),
         },
         optional=_optional,
