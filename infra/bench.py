@@ -90,6 +90,13 @@ class Leg:
         return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
 
 
+SINK_LAYOUTS = {
+    "process": "worker processes (each with its sink child process)",
+    "thread": "worker processes (sink thread inside)",
+    "split": "worker --no-sink + sink processes",
+}
+
+
 @dataclass
 class BenchReport:
     events: int
@@ -97,10 +104,10 @@ class BenchReport:
     baseline: Leg
     pipeline: Leg
     live_rate: float
-    split: bool = False
+    sink_mode: str = "process"
 
     def render(self) -> str:
-        layout = "worker --no-sink + sink processes" if self.split else "worker processes (sink thread inside)"
+        layout = SINK_LAYOUTS[self.sink_mode]
         lines = [
             f"events: {self.events}, pipeline: {self.workers} x {layout}, live phase at {self.live_rate:,.0f} ev/s",
             f"{'leg':10} {'ev/s total':>11} {'ev/s steady':>12} {'start-up s':>11} {'latency p50 ms':>15} {'p99 ms':>8}",
@@ -301,8 +308,9 @@ class Baseline(threading.Thread):
 
 
 def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: float = 2000,
-              live_seconds: float = 15, timeout: float = 900, split: bool = False) -> BenchReport:
-    """``split``: each worker without its sink thread, plus one `touchline sink` process per worker."""
+              live_seconds: float = 15, timeout: float = 900, sink_mode: str = "process") -> BenchReport:
+    """``sink_mode``: process (each worker's sink child, the default), thread (inside each worker), or
+    split (each `worker --no-sink` beside its own `touchline sink`)."""
     run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     base = settings.model_copy(update={"topic_prefix": f"bench{run}.base.", "clickhouse_database": f"bench{run}_base",
                                        "app_id": f"bench{run}-base"})
@@ -336,7 +344,7 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
 
     log_dir = settings.data_dir / "bench"
     started = time.monotonic()
-    commands = [["worker", "--no-sink"], ["sink"]] if split else [["worker"]]
+    commands = [["worker", "--no-sink"], ["sink"]] if sink_mode == "split" else [["worker", "--sink-mode", sink_mode]]
     procs = [TouchlineProcess(args, pipe, log_dir / f"{args[0]}-{i}.log", log_level="WARNING")
              for i in range(workers) for args in commands]
     try:
@@ -352,4 +360,4 @@ def run_bench(settings: Settings, events: int, workers: int = 1, live_rate: floa
     finally:
         for proc in procs:
             proc.stop()
-    return BenchReport(events, workers, baseline_leg, pipeline_leg, live_rate, split)
+    return BenchReport(events, workers, baseline_leg, pipeline_leg, live_rate, sink_mode)

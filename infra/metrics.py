@@ -112,6 +112,10 @@ SINK_FLUSH_SECONDS = Histogram(
 SINK_LAST_FLUSH = Gauge(
     "touchline_sink_last_flush_timestamp_seconds",
     "Unix time of the last successful sink checkpoint (0 = none since the process started).")
+SINK_FAILING_SINCE = Gauge(
+    "touchline_sink_failing_since_timestamp_seconds",
+    "Unix time of the first failed sink checkpoint since the last successful one (0 = healthy); "
+    "GET /ready turns 503 when it is older than max(60 s, 2 x TOUCHLINE_SINK_RETRY_MAX_S).")
 SINK_ROWS = Counter(
     "touchline_sink_rows_written_total",
     "Rows inserted into ClickHouse per table. A batch retried after backpressure counts again (ClickHouse "

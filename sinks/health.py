@@ -27,17 +27,19 @@ class SinkHealth:
     def flushed(self, rows: int, seconds: float) -> None:
         self.last_success, self.failing_since = time.time(), None
         metrics.sink_flushed(rows, seconds, self.last_success)
+        metrics.SINK_FAILING_SINCE.set(0)
 
     def failed(self) -> None:
         metrics.sink_backpressure()
         if self.failing_since is None:
             self.failing_since = time.time()
+            metrics.SINK_FAILING_SINCE.set(self.failing_since)  # how a worker reads its sink child's health
 
 
 def sink_problem(alive: bool, failing_since: float | None, now: float, max_failing_s: float) -> str | None:
     """None when the sink is fine, else what is wrong."""
     if not alive:
-        return "the ClickHouse sink thread is not running"
+        return "the ClickHouse sink thread is not running"  # the child process has its own (infra/sink_process.py)
     if failing_since is not None and now - failing_since > max_failing_s:
         return (f"the ClickHouse sink has failed every flush for {now - failing_since:.0f}s "
                 f"(more than {max_failing_s:g}s): ClickHouse down or overloaded")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import faust
+from prometheus_client.metrics_core import Metric
 
 from infra.settings import Settings
 from streams import failpoints
@@ -42,6 +43,9 @@ class Pipeline:
     probes: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     # Refresh gauges computed from in-memory state, before each GET /metrics.
     scrape_hooks: list[Callable[[], None]] = field(default_factory=list)
+    # Applied in turn to this process's metric families at each GET /metrics: adds the series of
+    # another process (the sink child, infra/sink_process.py).
+    metrics_merges: list[Callable[[Iterable[Metric]], Iterable[Metric]]] = field(default_factory=list)
     # The contact policy in force (streams/optimization): the journey stage's decisions and the HTTP check.
     contact_policy: PolicySource = field(default_factory=lambda: PolicySource(None))
     # The real-time segment definitions in force: the journey stage's memberships, the context, the caps.

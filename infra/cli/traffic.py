@@ -111,12 +111,13 @@ def demo(lazy, events: int, seed: int, timeout: float) -> None:  # noqa: ANN001
 @click.command()
 @click.option("--events", type=click.IntRange(min=1000), default=100_000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 8), default=1, show_default=True)
-@click.option("--split/--no-split", default=False, show_default=True,
-              help="Run the sink as its own process next to each `worker --no-sink`.")
+@click.option("--sink-mode", type=click.Choice(["process", "thread", "split"]), default="process", show_default=True,
+              help="process: each worker's sink child (the default layout); thread: the sink inside each worker; "
+                   "split: each `worker --no-sink` beside its own `touchline sink`.")
 @click.option("--live-rate", type=click.FloatRange(min=10), default=2000, show_default=True,
               help="Events/s of the paced phase that measures latency.")
 @pass_settings
-def bench(lazy, events: int, workers: int, split: bool, live_rate: float) -> None:  # noqa: ANN001
+def bench(lazy, events: int, workers: int, sink_mode: str, live_rate: float) -> None:  # noqa: ANN001
     """Benchmark: raw confluent-kafka + fastavro + ClickHouse baseline vs the pipeline, same run.
 
     Prints ev/s for both, the ratio, and event->queryable latency p50/p99.
@@ -124,7 +125,7 @@ def bench(lazy, events: int, workers: int, split: bool, live_rate: float) -> Non
     """
     from infra.bench import run_bench
 
-    click.echo(run_bench(lazy.get(), events=events, workers=workers, split=split, live_rate=live_rate).render())
+    click.echo(run_bench(lazy.get(), events=events, workers=workers, sink_mode=sink_mode, live_rate=live_rate).render())
 
 
 COMMANDS = [produce, simulate, demo, bench]

@@ -1,6 +1,6 @@
 """Operations endpoints on the worker's web server (Faust web, TOUCHLINE_WORKER_WEB_PORT; 0 = off).
 
-    GET /metrics   Prometheus exposition of this process (infra/metrics.py; docs/metrics.md)
+    GET /metrics   Prometheus exposition of this process and its sink child (infra/metrics.py; docs/metrics.md)
     GET /health    liveness: 200 while the process and its event loop answer
     GET /ready     readiness: 200 when processing (streams/readiness.py), else 503 and the reasons
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 
 from faust.web import Request, Response, View
 from prometheus_client import REGISTRY
+from prometheus_client.metrics_core import Metric
 from prometheus_client.exposition import choose_encoder
 
 from infra import metrics
@@ -30,6 +32,16 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     pipeline.scrape_hooks.append(lambda: refresh_stage_lag(app))
     started = time.monotonic()
 
+    class Exposed:  # what /metrics encodes: this process's registry, then the merges (another process's series)
+        @staticmethod
+        def collect() -> Iterable[Metric]:
+            families: Iterable[Metric] = REGISTRY.collect()
+            for merge in pipeline.metrics_merges:
+                families = merge(families)
+            return families
+
+    exposed = Exposed()
+
     def problems() -> dict[str, str]:
         found = readiness(app, pipeline.probes)
         metrics.READY.set(0 if found else 1)
@@ -42,7 +54,9 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                 hook()
             problems()
             encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-            return self.bytes(encode(REGISTRY), headers={"Content-Type": content_type})
+            # Off the loop: a merge may ask another process for its series (a local HTTP request).
+            body = await asyncio.to_thread(encode, exposed)
+            return self.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/health")
     class Health(View):

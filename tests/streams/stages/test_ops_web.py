@@ -1,4 +1,4 @@
-"""Metrics, health and readiness of a real worker (Faust stages + sink thread) on the real broker and store.
+"""Metrics, health and readiness of a real worker (Faust stages + sink child or thread) on the real broker and store.
 
 N valid (some with an empty cookie) and M malformed events go through one `touchline worker` with its
 web server on. Once ClickHouse holds them, /metrics must count exactly what
@@ -6,7 +6,8 @@ happened: N+M messages in from the raw topic (per partition: the topic's end
 offsets), M rejects by reason, N records out to the valid and enriched
 topics, N rows written to `touchpoints` and M to `rejects`, and consumer lag
 0 on every partition the worker and its sink consume; /health and /ready
-answer 200.
+answer 200. Both sink layouts: the sink's series reach the worker's /metrics from its child
+process (the default) as from its thread.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _end_offsets(settings, topic: str, partitions: int) -> dict[str, int]:  # no
         consumer.close()
 
 
-def test_metrics_count_what_happened(settings_factory, worker_factory) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("sink_mode", ["process", "thread"])
+def test_metrics_count_what_happened(settings_factory, worker_factory, sink_mode: str) -> None:  # noqa: ANN001
     settings = settings_factory()
     ensure_topics(settings)
     client, db = connect(settings), settings.clickhouse_database
@@ -102,7 +104,7 @@ def test_metrics_count_what_happened(settings_factory, worker_factory) -> None: 
 
     port = free_port()
     started = time.time()
-    worker = worker_factory(settings, "worker", "--web-port", str(port))
+    worker = worker_factory(settings, "worker", "--web-port", str(port), "--sink-mode", sink_mode)
 
     # /ready until 200; a 503 seen on the way (joining, recovering) must say why.
     answers: list[tuple[int, str]] = []
