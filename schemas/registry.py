@@ -46,7 +46,8 @@ class RegistryWriter:
 
 
 class RegistrySchemas(Generic[T]):
-    """schema id -> ``prepare(RegistryWriter)``, or DecodeError(unknown_schema | schema_registry_unavailable).
+    """schema id -> ``prepare(RegistryWriter)``, or DecodeError (unknown_registry_id, unknown_schema or
+    schema_registry_unavailable).
 
     ``prepare`` (default: identity) turns a fetched writer into what the caller
     wants cached with it (the decoder caches its read plan); a DecodeError it
@@ -76,7 +77,7 @@ class RegistrySchemas(Generic[T]):
         try:
             value = self._prepare(self._fetch(schema_id))
         except DecodeError as exc:
-            if exc.reason is RejectReason.unknown_schema:  # ids are immutable: asking again soon is pointless
+            if exc.reason is not RejectReason.schema_registry_unavailable:  # ids are immutable: no use asking soon
                 self._remember(schema_id, time.monotonic() + self.negative_ttl, exc)
             raise
         self._remember(schema_id, float("inf"), value)
@@ -95,7 +96,7 @@ class RegistrySchemas(Generic[T]):
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
                 raise DecodeError(
-                    RejectReason.unknown_schema,
+                    RejectReason.unknown_registry_id,
                     f"schema id {schema_id} is not in the schema registry: the producer used another registry "
                     f"than {REGISTRY_URL_SETTING} points to, or the schema was deleted",
                 ) from None

@@ -142,7 +142,7 @@ class RowDecoder:
         entry = self.catalog.by_fingerprint(fingerprint)
         if entry is None or entry.name != self.reader.name:
             what = "not in the catalog" if entry is None else f"{entry.label}"
-            raise DecodeError(RejectReason.unknown_schema,
+            raise DecodeError(RejectReason.unknown_fingerprint if entry is None else RejectReason.unknown_schema,
                               f"row written with schema {fingerprint.hex()} ({what}); this decoder reads "
                               f"{self.reader.label}: deploy a pipeline that ships the writer's schema")
         resolve = None

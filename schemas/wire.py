@@ -168,7 +168,7 @@ class AvroDecoder:
         entry = self.catalog.by_fingerprint(fingerprint)
         if entry is None:
             known = ", ".join(f"{e.label}={e.fingerprint.hex()}" for e in self.catalog if e.name == self.reader.name)
-            raise DecodeError(RejectReason.unknown_schema,
+            raise DecodeError(RejectReason.unknown_fingerprint,
                               f"writer schema fingerprint {fingerprint.hex()} is not in the catalog (known {known}): "
                               f"produce {self.reader.label}, or deploy a pipeline that ships the producer's schema")
         if entry.name != self.reader.name:
@@ -179,7 +179,7 @@ class AvroDecoder:
 
     def _registry_plan(self, schema_id: int) -> _Plan:
         if self.registry is None:
-            raise DecodeError(RejectReason.unknown_schema,
+            raise DecodeError(RejectReason.no_registry_configured,
                               f"payload uses Schema Registry framing (schema id {schema_id}) but no registry is "
                               f"configured: set {REGISTRY_URL_SETTING}")
         return self.registry.get(schema_id)

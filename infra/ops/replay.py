@@ -36,6 +36,7 @@ from confluent_kafka import (
 
 from infra.exceptions import TouchlineError
 from infra.settings import Settings
+from schemas.reasons import matching
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class ReplaySelection:
 
     def wants(self, record: dict) -> bool:
         at = record["rejected_at"]
-        return (record["reason"] == self.reason
+        return (record["reason"] in matching(self.reason)  # unknown_schema: also the codes split from it
                 and (self.stage is None or record["stage"] == self.stage)
                 and (self.since is None or at >= self.since)
                 and (self.until is None or at < self.until))

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 from infra.exceptions import TouchlineError
 from infra.ops.preview import PREVIEW_BYTES
 from infra.ops.replay import REPLAY_HEADER
+from schemas.reasons import matching
 
 MAX_GROUPS = 1000  # (reason, stage) pairs: a bounded answer even if stages invent reasons
 UNKNOWN_TABLE, UNKNOWN_DATABASE = 60, 81
@@ -53,10 +54,10 @@ class DlqFilter:
     until: datetime | None = None
 
     def where(self) -> tuple[str, dict[str, object]]:
-        """A WHERE clause of fixed fragments, and the parameters they bind."""
+        """A WHERE clause of fixed fragments, and the parameters they bind (a reason: with its split-out codes)."""
         clauses, params = ["1"], {}
         for name, value, clause in (
-            ("reason", self.reason, "reason = {reason:String}"),
+            ("reasons", list(matching(self.reason)) if self.reason else None, "has({reasons:Array(String)}, reason)"),
             ("stage", self.stage, "stage = {stage:String}"),
             ("since", self.since, "rejected_at >= {since:DateTime64(3, 'UTC')}"),
             ("until", self.until, "rejected_at < {until:DateTime64(3, 'UTC')}"),

@@ -97,9 +97,9 @@ class MalformedFactory:
         valid = self.encode(base)
         size = header_size(valid)
         if size == 10:
-            return valid[:2] + self.rng.randbytes(8) + valid[10:], "unknown_schema"
+            return valid[:2] + self.rng.randbytes(8) + valid[10:], "unknown_fingerprint"
         if size == 5:  # an id far above any a registry hands out
-            return b"\x00" + self.rng.randint(2**30, 2**31 - 1).to_bytes(4, "big") + valid[5:], "unknown_schema"
+            return b"\x00" + self.rng.randint(2**30, 2**31 - 1).to_bytes(4, "big") + valid[5:], "unknown_registry_id"
         return self.rng.randbytes(12) + valid, None
 
     def _truncated(self, base: dict) -> tuple[bytes, str | None]:
@@ -115,7 +115,9 @@ class MalformedFactory:
             return bytes(valid), None
         position = self.rng.choice([0, *range(2 if size == 10 else 1, size)])
         valid[position] ^= 1 << self.rng.randrange(8)
-        return bytes(valid), "bad_magic_byte" if position == 0 else "unknown_schema"
+        if position == 0:
+            return bytes(valid), "bad_magic_byte"
+        return bytes(valid), "unknown_fingerprint" if size == 10 else "unknown_registry_id"
 
     def _garbage_body(self, base: dict) -> tuple[bytes, str | None]:
         valid = self.encode(base)

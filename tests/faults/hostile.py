@@ -10,7 +10,8 @@ at the decoder itself:
 - ``deep_json``: JSON nested 50,000 levels deep;
 - ``bad_utf8``: a valid record whose string bytes are Latin-1, not UTF-8;
 - ``control_chars``: ids holding NUL, line breaks or terminal escape sequences;
-- ``hostile_key``: a valid-looking frame with a 64 kB binary key.
+- ``hostile_key``: a valid-looking frame with a 64 kB binary key;
+- ``registry_framing``: Schema Registry framing sent to a pipeline with no registry configured.
 
 Each message carries its kind and, where only one reason is right, that reason.
 """
@@ -25,7 +26,7 @@ from streams.keys import routing_key
 from streams.simulator.malformed import MalformedFactory, SimulatedMessage, header_size
 from streams.simulator.config import MALFORMED_KINDS, SimulationConfig
 
-EXTRA_KINDS = ("length_bomb", "deep_json", "bad_utf8", "control_chars", "hostile_key")
+EXTRA_KINDS = ("length_bomb", "deep_json", "bad_utf8", "control_chars", "hostile_key", "registry_framing")
 MAX_OVERSIZED = 20  # 1.1 MB each: enough to prove the limit, without gigabytes of test traffic
 
 
@@ -89,6 +90,12 @@ class HostileFactory:
     def _hostile_key(self, base: dict) -> tuple[bytes, bytes | None, str | None]:
         return self._frame(base) + self.rng.randbytes(40), self.rng.randbytes(64 * 1024), None
 
+    def _registry_framing(self, base: dict) -> tuple[bytes, bytes | None, str | None]:
+        valid = self.encode(base)
+        body = valid[header_size(valid) or 0:]
+        schema_id = self.rng.randint(1, 2**31 - 1).to_bytes(4, "big")
+        return b"\x00" + schema_id + body, routing_key(base), "no_registry_configured"
+
 
 def interleave(good: list[SimulatedMessage], hostile: int, factory: HostileFactory,
                rng: random.Random) -> Iterator[SimulatedMessage]:
@@ -103,3 +110,4 @@ def interleave(good: list[SimulatedMessage], hostile: int, factory: HostileFacto
         yield message
     for _ in range(j, len(slots)):
         yield factory.make(good[rng.randrange(len(good))].record)
+

@@ -30,6 +30,19 @@ def _raw(**overrides: Any) -> bytes:
     return AvroEncoder().encode({**TouchpointEvent.model_validate(page_view()).to_avro(), **overrides})
 
 
+_REGISTRY_WITH_OTHER: list[Any] = []
+
+
+def _other_record_id() -> int:
+    """A registry holding another record schema (a message on the wrong topic); its id."""
+    from confluent_kafka.schema_registry import Schema
+
+    registry = mock_registry()
+    _REGISTRY_WITH_OTHER[:] = [registry]
+    return registry.register_schema("other-value", Schema(
+        '{"type": "record", "name": "Other", "namespace": "x", "fields": []}', "AVRO"))
+
+
 class _DownRegistry:
     def __init__(self, error: Exception):
         self.error = error
@@ -48,7 +61,12 @@ CASES: dict[RejectReason, Case] = {
     RejectReason.empty_payload: lambda: (b"", AvroDecoder()),
     RejectReason.oversized_payload: lambda: (_valid(), AvroDecoder(max_payload_bytes=100)),
     RejectReason.bad_magic_byte: lambda: (b'{"event_id": "e1"}', AvroDecoder()),
-    RejectReason.unknown_schema: lambda: (b"\xc3\x01" + b"\x00" * 8 + _valid()[10:], AvroDecoder()),
+    RejectReason.unknown_fingerprint: lambda: (b"\xc3\x01" + b"\x00" * 8 + _valid()[10:], AvroDecoder()),
+    RejectReason.no_registry_configured: lambda: (b"\x00\x00\x00\x00\x01" + _valid()[10:], AvroDecoder()),
+    RejectReason.unknown_registry_id: lambda: (b"\x00\x00\x00\x03\xe7" + _valid()[10:],
+                                              AvroDecoder(registry=mock_registry())),
+    RejectReason.unknown_schema: lambda: (b"\x00" + _other_record_id().to_bytes(4, "big") + b"\x00",
+                                         AvroDecoder(registry=_REGISTRY_WITH_OTHER[0])),
     RejectReason.schema_registry_unavailable: lambda: (
         b"\x00\x00\x00\x00\x01" + _valid()[10:], AvroDecoder(registry=_DownRegistry(ConnectionRefusedError(111)))),
     RejectReason.avro_decode_error: lambda: (_valid()[:-3], AvroDecoder()),
@@ -97,7 +115,7 @@ def test_reason_through_the_ingest_decision(reason: RejectReason) -> None:
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (SchemaRegistryError(404, 40403, "Schema not found"), RejectReason.unknown_schema),
+        (SchemaRegistryError(404, 40403, "Schema not found"), RejectReason.unknown_registry_id),
         (SchemaRegistryError(503, 50003, "unavailable"), RejectReason.schema_registry_unavailable),
         (SchemaRegistryError(401, 40101, "unauthorized"), RejectReason.schema_registry_unavailable),
         (TimeoutError("read timed out"), RejectReason.schema_registry_unavailable),
@@ -121,7 +139,7 @@ def test_a_real_client_with_nothing_listening_is_unavailable() -> None:
 def test_registry_framing_without_a_registry_names_the_setting() -> None:
     with pytest.raises(DecodeError, match="set TOUCHLINE_SCHEMA_REGISTRY_URL") as caught:
         AvroDecoder().decode(b"\x00\x00\x00\x00\x01" + _valid()[10:])
-    assert caught.value.reason is RejectReason.unknown_schema
+    assert caught.value.reason is RejectReason.no_registry_configured
 
 
 @pytest.mark.parametrize(
@@ -151,8 +169,10 @@ def test_details_say_what_to_do() -> None:
         except DecodeError as exc:
             details[reason] = exc.detail
     assert "JSON" in details[RejectReason.bad_magic_byte]
-    assert "fingerprint 0000000000000000" in details[RejectReason.unknown_schema]
-    assert "touchpoint.v2" in details[RejectReason.unknown_schema]
+    assert "fingerprint 0000000000000000" in details[RejectReason.unknown_fingerprint]
+    assert "touchpoint.v2" in details[RejectReason.unknown_fingerprint]
+    assert "not in the schema registry" in details[RejectReason.unknown_registry_id]
+    assert "wrong topic" in details[RejectReason.unknown_schema]
     assert "1 byte(s) follow" in details[RejectReason.trailing_bytes]
     assert "limit is 100" in details[RejectReason.oversized_payload]
 
@@ -162,3 +182,12 @@ def test_decode_errors_share_the_project_root() -> None:
 
     with pytest.raises(TouchlineError):
         AvroDecoder().decode(b"")
+
+
+def test_a_filter_on_the_old_code_also_selects_the_codes_split_from_it() -> None:
+    from schemas.reasons import matching
+
+    assert set(matching("unknown_schema")) == {"unknown_schema", "unknown_fingerprint", "no_registry_configured",
+                                               "unknown_registry_id"}
+    assert matching("unknown_fingerprint") == ("unknown_fingerprint",)
+    assert matching("avro_decode_error") == ("avro_decode_error",)

@@ -95,7 +95,7 @@ def _row(values: Any, schema: str = "enriched_touchpoint") -> bytes:
      RejectReason.avro_decode_error, "truncated or corrupt"),
     (lambda: _row([1, 2, 3]), RejectReason.avro_decode_error, "holds 3 field values, the schema has 36"),
     (lambda: _row({"event_id": "e"}), RejectReason.avro_decode_error, "holds no field values"),
-    (lambda: ROW_MAGIC + b"\x01" * 8 + msgpack.packb([]), RejectReason.unknown_schema, "not in the catalog"),
+    (lambda: ROW_MAGIC + b"\x01" * 8 + msgpack.packb([]), RejectReason.unknown_fingerprint, "not in the catalog"),
     (lambda: _row([], "session"), RejectReason.unknown_schema, "session.v1"),
     (lambda: ROW_MAGIC + default_catalog().get("enriched_touchpoint").fingerprint + b"\xc7\x02\x07ab",
      RejectReason.avro_decode_error, "unknown msgpack extension type 7"),

@@ -124,7 +124,7 @@ def test_registry_cache_is_bounded_and_unknown_ids_are_remembered() -> None:
         for _ in range(2):
             with pytest.raises(DecodeError) as caught:
                 decoder.decode(b"\x00" + schema_id.to_bytes(4, "big") + b"\x00")
-            assert caught.value.reason is RejectReason.unknown_schema
+            assert caught.value.reason is RejectReason.unknown_registry_id
     assert calls == list(range(100, 110))  # each unknown id asked once, not per message
     assert len(decoder.registry._cache) == 3
 

@@ -82,3 +82,18 @@ def test_selection_window_is_half_open() -> None:
     assert not selection.wants(_record(rejected_at=NOW))
     assert not selection.wants(_record(reason="empty_payload", rejected_at=NOW - timedelta(minutes=1)))
     assert not ReplaySelection("bad_magic_byte", stage="sink").wants(_record())
+
+
+def test_the_old_unknown_schema_code_selects_the_codes_split_from_it() -> None:
+    from infra.ops.store import DlqFilter
+
+    at = NOW - timedelta(minutes=1)
+    old = ReplaySelection("unknown_schema")
+    for reason in ("unknown_schema", "unknown_fingerprint", "no_registry_configured", "unknown_registry_id"):
+        assert old.wants(_record(reason=reason, rejected_at=at))
+    assert not old.wants(_record(reason="avro_decode_error", rejected_at=at))
+    assert not ReplaySelection("unknown_fingerprint").wants(_record(reason="unknown_registry_id", rejected_at=at))
+    where, params = DlqFilter(reason="unknown_schema").where()
+    assert "has({reasons:Array(String)}, reason)" in where
+    assert sorted(params["reasons"]) == sorted(["unknown_schema", "unknown_fingerprint", "no_registry_configured",
+                                                "unknown_registry_id"])

@@ -76,4 +76,4 @@ def test_registry_framing_is_handled() -> None:
         message = flip.make({"event_id": "x"})
         changed = [i for i in range(len(valid)) if message.payload[i] != valid[i]]
         assert len(changed) == 1 and changed[0] < 5
-        assert message.expected_reason == ("bad_magic_byte" if changed == [0] else "unknown_schema")
+        assert message.expected_reason == ("bad_magic_byte" if changed == [0] else "unknown_registry_id")
