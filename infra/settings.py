@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         "(exit code 75) so the group gives its partitions to the others (streams/recovery_watchdog.py). "
         "Raise it only if one changelog partition can take longer than this to start answering.",
     )
+    worker_commit_stall_alarm_s: float = Field(
+        300.0, ge=1, le=86_400,
+        description="A worker logs an ERROR when a partition it has processed events of has committed nothing "
+        "for this long (Faust's broker_commit_livelock_soft_timeout; streams/commit_alarm.py: not while "
+        "there is nothing to commit).",
+    )
     failpoints: list[str] = Field(
         [], description="Fault tests only: named places where a worker dies as if killed (streams/failpoints.py). "
         "Never set in production.",

@@ -11,7 +11,7 @@ import faust
 from prometheus_client.metrics_core import Metric
 
 from infra.settings import Settings
-from streams import failpoints
+from streams import commit_alarm, failpoints
 from streams.identity.policy import IdentityPolicy, policy_from_settings
 from streams.ingest import IngestRules
 from streams.kafka_config import faust_broker_kwargs
@@ -54,6 +54,7 @@ class Pipeline:
 
 def create_app(settings: Settings) -> Pipeline:
     failpoints.check(settings)
+    commit_alarm.install()
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> Pipeline:
         # that commits do not dominate.
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
+        broker_commit_livelock_soft_timeout=settings.worker_commit_stall_alarm_s,
         # A dead worker's partitions move after 30 s (faust's 60 s default is long
         # for on-call); the request timeout must be larger than the session's.
         broker_session_timeout=30.0,

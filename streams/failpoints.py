@@ -14,7 +14,9 @@ One failpoint hangs instead of killing: ``recovery.changelog_request_hangs``
 makes the worker's first table recovery wait forever for the changelogs'
 high watermarks, as a broker that stops answering during a rebalance would;
 Faust then gives up on its recovery loop after ``broker_request_timeout``
-(streams/recovery_watchdog.py says what follows).
+(streams/recovery_watchdog.py says what follows). Another stalls:
+``commit.offsets_never_commit`` makes the worker process and ack events but
+never find an offset to commit (a stalled commit, for the alarm's test).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ log = logging.getLogger(__name__)
 
 # name -> where it is
 RECOVERY_HANGS = "recovery.changelog_request_hangs"
+COMMIT_STALLS = "commit.offsets_never_commit"
 KNOWN = {
     "identity.erasure.outputs_delivered": "identity stage: an erasure's messages are in Kafka, its state "
                                           "deletion is not yet written",
     RECOVERY_HANGS: "table recovery: the first request for the changelogs' high watermarks never answers",
+    COMMIT_STALLS: "consumer: events are processed and acked, but no offset is ever committed",
 }
 EXIT_CODE = 137  # what a shell reports for SIGKILL
 
@@ -58,6 +62,9 @@ async def reach(app: faust.App, settings: Settings, name: str) -> None:
 
 def arm(app: faust.App, settings: Settings) -> None:
     """Install the failpoints that are hooks rather than places in our code (only when named)."""
+    if COMMIT_STALLS in settings.failpoints:
+        log.critical("failpoint %s armed (%s)", COMMIT_STALLS, KNOWN[COMMIT_STALLS])
+        app.consumer._filter_committable_offsets = lambda tps: {}  # the instance's: nothing is ever committable
     if RECOVERY_HANGS not in settings.failpoints:
         return
     recovery = app.tables.recovery
