@@ -5,8 +5,11 @@
 -- Columns:
 --   channel          the touchpoint's channel
 --   touches          events (every event type, outbound sends included)
---   identifiers      distinct most-device-specific identifiers (anonymous_id, else device_id, user_id,
---                    loyalty_id, email_sha256, phone_sha256): devices and people before stitching
+--   identifiers      distinct identity keys: each event's anchor identifier as the identity stage chose it
+--                    (user_id, else loyalty_id, email, phone, device_id, anonymous_id), junk and
+--                    blocklisted values skipped by identity's own rule (streams/identity/policy.py,
+--                    TOUCHLINE_IDENTITY_BLOCKLIST), so 'undefined', 'null' or '0' are never an identifier;
+--                    an event whose identifiers are all junk adds none. People before stitching.
 --   purchases        purchase events
 --   revenue          sum of the purchases' revenue (as stored, currencies not converted)
 --   avg_order_value  revenue / purchases, rounded to cents (half away from zero; NULL without purchases)
@@ -14,7 +17,7 @@
 SELECT
     channel,
     count() AS touches,
-    uniqExact(coalesce(anonymous_id, device_id, user_id, loyalty_id, email_sha256, phone_sha256)) AS identifiers,
+    uniqExact(identity_key) AS identifiers,
     countIf(event_type = 'purchase') AS purchases,
     sumIf(revenue, event_type = 'purchase') AS revenue,
     if(purchases = 0, NULL, toDecimal128(round(toDecimal128(revenue, 6) / purchases, 2), 2)) AS avg_order_value
