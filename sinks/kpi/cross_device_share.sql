@@ -2,9 +2,10 @@
 --
 -- Definition: converted journeys (journeys FINAL, any goal) whose end_time
 -- (the conversion) is in [start, end), per UTC day of the conversion. A
--- journey is cross-device when its touches carry 2 or more distinct device
--- identifiers (device_id or anonymous_id; touches without one, such as an
--- email send or a store visit, add none): journeys.cross_device. Days
+-- journey is cross-device when its touches were made on 2 or more devices
+-- (device_id or anonymous_id, the two being one device when an event carried
+-- both; touches without one, such as an email send or a store visit, add
+-- none; docs/design/journeys.md): journeys.cross_device. Days
 -- without conversions have no row.
 -- Columns:
 --   day                       the conversion's UTC date

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.split import runs
@@ -35,6 +35,8 @@ class Journey:
     touches: tuple[JourneyTouch, ...]  # ordered; the goal last when converted
     converted: bool
     sessions: int
+    # Device identifier -> the device it is (see ``device_names``); identifiers absent are their own device.
+    device_names: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def first(self) -> Touch:
@@ -70,12 +72,15 @@ class Journey:
 
     @property
     def devices(self) -> tuple[str, ...]:
-        """Distinct device identifiers, in order of first use (touches without a device add none)."""
-        return tuple(dict.fromkeys(t.device for t, _ in self.touches if t.device))
+        """Distinct devices, in order of first use: identifiers one event carried together are one device,
+        and touches without a device (an email open, a store visit, a call) add none."""
+        names = self.device_names
+        return tuple(dict.fromkeys(names.get(t.device, t.device) for t, _ in self.touches if t.device))
 
     @property
     def device_types(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(t.device_type for t, _ in self.touches))
+        """Device types of the touches made on a device, in order of first use (no ``unknown`` for an email)."""
+        return tuple(dict.fromkeys(t.device_type for t, _ in self.touches if t.device))
 
     @property
     def value_cents(self) -> int:
@@ -120,24 +125,47 @@ def count_sessions(touches: Sequence[JourneyTouch], policy: SessionPolicy) -> in
     return sum(len(runs(group, policy)) for group in by_key.values())
 
 
-def _journey(profile_id: str, touches: list[JourneyTouch], converted: bool, policy: SessionPolicy) -> Journey:
+def device_names(touches: Iterable[JourneyTouch]) -> dict[str, str]:
+    """Device identifier -> its device's name, for identifiers linked by an event that carried both.
+
+    The links are the profile's touches' (``Touch.also_device``); a device's name is the smallest
+    identifier of its linked group, so the names depend only on the set of touches.
+    """
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for touch, _ in touches:
+        if touch.device and touch.also_device:
+            a, b = root(touch.device), root(touch.also_device)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {x: root(x) for x in parent}
+
+
+def _journey(profile_id: str, touches: list[JourneyTouch], converted: bool, policy: SessionPolicy,
+             names: Mapping[str, str]) -> Journey:
     newest = touches[-1][0].t
     inside = [jt for jt in touches if jt[0].t >= newest - policy.lookback_ms]
     return Journey(journey_id(profile_id, inside[0][0]), profile_id, tuple(inside), converted,
-                   count_sessions(inside, policy))
+                   count_sessions(inside, policy), names)
 
 
 def split_journeys(profile_id: str, touches: Sequence[JourneyTouch], policy: SessionPolicy) -> list[Journey]:
-    """Journeys of touches already sorted and unique (see ``unique``)."""
+    """Journeys of touches already sorted and unique (see ``unique``); devices linked across all of them."""
+    names = device_names(touches)
     out: list[Journey] = []
     pending: list[JourneyTouch] = []
     for jt in touches:
         pending.append(jt)
         if policy.is_goal(jt[0].event_type):
-            out.append(_journey(profile_id, pending, True, policy))
+            out.append(_journey(profile_id, pending, True, policy, names))
             pending = []
     if pending:
-        out.append(_journey(profile_id, pending, False, policy))
+        out.append(_journey(profile_id, pending, False, policy, names))
     return out
 
 

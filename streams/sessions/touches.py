@@ -40,6 +40,9 @@ class Touch(NamedTuple):
     revenue_cents: int | None
     profile_id: str | None
     device: str | None  # the device identifier, qualified, if any
+    # The event's anonymous_id when it also carries a device_id: identity links the two on this event, so
+    # they are one device (an app's install id beside the phone's device id). Journeys count devices by it.
+    also_device: str | None = None
 
 
 def _millis(value: Any) -> int:
@@ -69,6 +72,8 @@ def touch_of(record: dict) -> Touch:
         campaign_id=record.get("campaign_id"), source=record.get("source"), medium=record.get("medium"),
         page_url=record.get("page_url"), revenue_cents=_cents(record.get("revenue")),
         profile_id=record.get("profile_id"), device=device_of(record),
+        also_device=f"anonymous_id:{record['anonymous_id']}" if record.get("device_id") and record.get("anonymous_id")
+        else None,
     )
 
 

@@ -74,3 +74,22 @@ def test_ids_depend_on_profile_and_first_touch_only() -> None:
     b = journeys_of("p-1", [touch(0, "a"), touch(2 * HOUR_MS, "c")], POLICY)[0]
     c = journeys_of("p-2", [touch(0, "a")], POLICY)[0]
     assert a.journey_id == b.journey_id != c.journey_id
+
+
+def test_identifiers_one_event_carried_are_one_device_and_emails_are_none() -> None:
+    import random
+
+    phone, app, tablet_app, desk = "device_id:phone", "anonymous_id:app", "anonymous_id:tab", "anonymous_id:desk"
+    linked = lambda at, n, a, b, kind="mobile": (touch(at, n, "app", device=a, device_type=kind)[0]  # noqa: E731
+                                                  ._replace(also_device=b), a)
+    touches = [touch(0, "a", "paid_search", device=phone), linked(MINUTE_MS, "b", phone, app),
+               touch(2 * MINUTE_MS, "c", "app", device=app), touch(3 * MINUTE_MS, "d", "email", device=None,
+                                                                 device_type="unknown"),
+               linked(4 * MINUTE_MS, "e", "device_id:tab", tablet_app, "tablet"),
+               touch(5 * MINUTE_MS, "f", device=desk, device_type="desktop"),
+               touch(6 * MINUTE_MS, "g", device=desk, device_type="desktop", event_type="purchase")]
+    for seed in range(20):  # any arrival order: the same devices, named alike
+        order = random.Random(seed).sample(touches, len(touches))
+        (journey,) = journeys_of("p-1", order, POLICY)
+        assert journey.devices == ("anonymous_id:app", "anonymous_id:tab", "anonymous_id:desk")
+        assert journey.device_types == ("mobile", "tablet", "desktop")
