@@ -76,10 +76,6 @@ class SinkProcess:
         log.info("ClickHouse sink started as process %d", self._proc.pid)
         threading.Thread(target=self._watch, args=(read_end,), name="sink-process-watch", daemon=True).start()
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

@@ -53,7 +53,7 @@ def worker(lazy, sink: bool, sink_mode: str, web_port: int | None) -> None:  # n
     if sink and sink_mode == "process":
         from infra.sink_process import SinkProcess
 
-        child = SinkProcess(lambda code: stop_for_the_sink(), stop_timeout_s=settings.clickhouse_timeout_s + 10)
+        child = SinkProcess(lambda _code: stop_for_the_sink(), stop_timeout_s=settings.clickhouse_timeout_s + 10)
         child.start()
     elif sink:
         from sinks.worker import build_sink_runner
@@ -105,7 +105,7 @@ def worker(lazy, sink: bool, sink_mode: str, web_port: int | None) -> None:  # n
         if runner is not None:
             runner.stop()
             thread.join(timeout=settings.clickhouse_timeout_s + 10)
-        if child is not None and child.stop() not in (0, None, -signal.SIGTERM) and not sink_failed.is_set():
+        if child is not None and child.stop() not in (0, -signal.SIGTERM) and not sink_failed.is_set():
             log.error("the ClickHouse sink process did not stop cleanly")
             sink_failed.set()
         if sink_failed.is_set():
