@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         stream.arrive(*session_key(record), touch_of(record))
     rule_s = time.process_time() - started
     sizes = {key: stream.states.encoded_size(key) for key, _ in stream.states.items()}
-    open_keys = {key for _, key in stream.due}
+    open_keys = set(stream.due.due_of)
     open_sizes = [sizes[k] for k in open_keys]
     rows_before = stream.table.written
     stream.finish()

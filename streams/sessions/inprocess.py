@@ -3,17 +3,20 @@
 Used by the property tests (any arrival order ends at the reference) and as
 the model the Faust stage follows: ``SessionStream.arrive`` is what the
 stage does for one enriched touchpoint, ``finish`` what the wall-clock
-watermark does when the partition goes idle.
+watermark does when the partition goes idle. With ``archive`` (the stage's
+way) finished chains move to cold values in the same store
+(streams/sessions/state.py); without it each key keeps its whole history in one
+value, the rule the archive is tested against.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
 from streams.sessions.policy import SessionPolicy
 from streams.sessions.state import add_touch, advance
 from streams.sessions.touches import Touch
+from streams.stages.due_index import DueIndex
 from streams.stored_states import StoredStates
 from streams.versions import VersionedTable
 
@@ -32,7 +35,12 @@ class SessionStream:
     # Written only when the rule says so (Emits.dirty), and read back as a JSON copy, as the stage's table does.
     states: StoredStates = field(default_factory=StoredStates)
     newest: int = NEVER
-    due: list[tuple[int, str]] = field(default_factory=list)  # (due time, key), stale entries skipped
+    due: DueIndex = field(default_factory=DueIndex)  # one live entry per key, as the stage keeps it
+    archive: bool = True
+
+    @property
+    def cold(self) -> StoredStates | None:
+        return self.states if self.archive else None
 
     @property
     def watermark(self) -> int:
@@ -40,25 +48,23 @@ class SessionStream:
 
     def arrive(self, key: str, identity_key: str, touch: Touch) -> None:
         self.newest = max(self.newest, touch.t)
-        state, fx = add_touch(self.states.get(key), key, identity_key, touch, self.watermark, self.policy)
+        state, fx = add_touch(self.states.get(key), key, identity_key, touch, self.watermark, self.policy,
+                              cold=self.cold)
         if fx.dirty:
             self.states.put(key, state)
         self.table.apply(fx.rows)
-        if fx.due is not None:
-            heapq.heappush(self.due, (fx.due, key))
+        self.due.schedule(key, fx.due)
         self._close(self.watermark)
 
     def _close(self, watermark: int) -> None:
-        while self.due and self.due[0][0] <= watermark:
-            _, key = heapq.heappop(self.due)
-            state, fx = advance(self.states.get(key), watermark, self.policy)
+        for key in self.due.pop_due(watermark):
+            state, fx = advance(self.states.get(key), watermark, self.policy, cold=self.cold)
             if fx.dirty:
                 self.states.put(key, state)
             self.table.apply(fx.rows)
             if fx.due is not None and fx.due <= watermark:
                 raise AssertionError("a closed session is still due")
-            if fx.due is not None:
-                heapq.heappush(self.due, (fx.due, key))
+            self.due.schedule(key, fx.due)
 
     def finish(self) -> None:
         """The partition went idle: the wall clock closes every open session."""

@@ -82,11 +82,20 @@ class DurableTable:
         self._table.data[key] = value
         self._later[key] = (value, partition)
 
+    def delete_later(self, key: Any, partition: int) -> None:
+        """Drop ``key`` from the store now; its tombstone goes to the changelog at the next ``flush``."""
+        self._table.data.pop(key, None)
+        self._later[key] = (None, partition)
+
     async def flush(self) -> None:
-        """Send the changelog records of every ``put_later`` since the last flush."""
+        """Send the changelog records of every ``put_later`` and ``delete_later`` since the last flush."""
         later, self._later = self._later, {}
         for key, (value, partition) in later.items():
-            await self._send(key, self._dump_value(value), partition)
+            await self._send(key, None if value is None else self._dump_value(value), partition)
+
+    def on_partition(self, partition: int) -> PartitionView:
+        """``get`` / ``put`` / ``pop`` on one partition, written at the next ``flush``."""
+        return PartitionView(self, partition)
 
     async def delete(self, key: Any, partition: int) -> None:
         self._later.pop(key, None)
@@ -104,3 +113,19 @@ class DurableTable:
             return
         meta = future.result()
         self._table.data.set_persisted_offset(TP(meta.topic, meta.partition), meta.offset)
+
+
+class PartitionView:
+    """A DurableTable seen from one partition: what a pure rule needs to keep extra values beside a key's."""
+
+    def __init__(self, table: DurableTable, partition: int) -> None:
+        self._table, self._partition = table, partition
+
+    def get(self, key: Any) -> Any:
+        return self._table.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        self._table.put_later(key, value, self._partition)
+
+    def pop(self, key: Any) -> None:
+        self._table.delete_later(key, self._partition)

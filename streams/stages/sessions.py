@@ -12,7 +12,10 @@ this module keeps, per partition:
   value minus the allowed lateness is the watermark;
 - an in-memory due index (key -> when its earliest open session closes),
   rebuilt from the table after every rebalance, to close other keys' sessions
-  when the watermark passes them.
+  when the watermark passes them;
+- per key, only its open chains of touches: finished ones move to cold values
+  per day (``~cold:<day>:<key>``, same partition), so a touch costs the same
+  with 10 or 1,000 touches of history (streams/sessions/state.py).
 
 A tick on a partition without events for TOUCHLINE_SESSION_IDLE_CLOSE_S moves
 its newest time to the wall clock, so the last sessions of the night close.
@@ -104,7 +107,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             state = states.get(key)
             if state is None:
                 continue
-            state, fx = advance(state, watermark, policy, source)
+            state, fx = advance(state, watermark, policy, source, cold=states.on_partition(partition))
             emit(fx, now, out)
             await save(key, state, fx, partition, clock)
 
@@ -117,7 +120,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         clock.last_event_wall = time.monotonic()
         source = ("e", position)  # the entry's place on the partition: the replay check (streams/envelopes.py)
         state, fx = add_touch(states.get(key), key, identity_key, touch,
-                              clock.newest - policy.allowed_lateness_ms, policy, source)
+                              clock.newest - policy.allowed_lateness_ms, policy, source,
+                              cold=states.on_partition(message.partition))
         emit(fx, now, out)
         await save(key, state, fx, message.partition, clock)
         await close_due(clock, message.partition, source, now, out)

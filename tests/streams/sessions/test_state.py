@@ -111,3 +111,75 @@ def test_a_replayed_input_resends_the_keys_rows_at_their_versions() -> None:
     assert [(r.session_id, r.version) for r in again.rows] == [(r.session_id, r.version) for r in fx.rows]
     state, newer = add_touch(state, KEYS[0], KEYS[0], web(0, "a"), T0 + HOUR_MS, POLICY, ("e", 8))
     assert newer.rows == []  # a duplicate event at a new offset teaches nothing
+
+
+def rows_written(stream: SessionStream) -> list[tuple]:
+    return sorted((r.session_id, r.version, r.deleted, tuple(map(str, r.session.digest())) if r.session else None)
+                  for r in stream.table.log)
+
+
+@settings(max_examples=300, deadline=None)
+@given(touches=touch_sets(), data=st.data())
+def test_the_archive_writes_exactly_the_rows_of_the_whole_history_rule(touches, data) -> None:  # noqa: ANN001
+    # Any order, also far later than the lateness (thaws): same rows, same versions, as one value per key.
+    arrivals = data.draw(st.permutations(touches))
+    archived, whole = SessionStream(POLICY), SessionStream(POLICY, archive=False)
+    for stream in (archived, whole):
+        for key, touch in arrivals:
+            stream.arrive(key, key.split("|")[0], touch)
+        stream.finish()
+    assert rows_written(archived) == rows_written(whole)
+    assert streamed(archived) == reference(touches)
+
+
+@settings(max_examples=200, deadline=None)
+@given(touches=touch_sets(), data=st.data())
+def test_a_replay_resends_the_same_rows_with_or_without_the_archive(touches, data) -> None:  # noqa: ANN001
+    # A worker restarted from an older offset: entries up to what the state applied come again.
+    arrivals = data.draw(st.permutations(touches))
+    replay_from = data.draw(st.integers(0, len(arrivals) - 1))
+    outputs = []
+    for stream in (SessionStream(POLICY), SessionStream(POLICY, archive=False)):
+        written = []
+        states, newest = stream.states, -(2**62)
+        for offset, (key, touch) in [*enumerate(arrivals), *list(enumerate(arrivals))[replay_from:]]:
+            newest = max(newest, touch.t)
+            state, fx = add_touch(states.get(key), key, key, touch, newest - POLICY.allowed_lateness_ms, POLICY,
+                                  ("e", offset), cold=stream.cold)
+            if fx.dirty:
+                states.put(key, state)
+            written += [(r.session_id, r.version, r.deleted) for r in fx.rows]
+        outputs.append(sorted(written))
+    assert outputs[0] == outputs[1]
+
+
+def test_a_keys_value_holds_only_its_open_chains_whatever_its_history() -> None:
+    stream, starts = SessionStream(POLICY), []
+    for day in range(40):  # 40 days, 3 visits a day of 5 page views each
+        for visit in range(3):
+            starts.append(T0 + day * 24 * HOUR_MS + visit * 5 * HOUR_MS)
+            for view in range(5):
+                t = T0 + day * 24 * HOUR_MS + visit * 5 * HOUR_MS + view * MINUTE_MS
+                stream.arrive(KEYS[0], KEYS[0], Touch(t, f"e{day}-{visit}-{view}", "page_view", "web", "mobile",
+                                                       None, None, None, None, None, "p-1", None))
+    value = stream.states.get(KEYS[0])
+    assert len(value["t"]) == 5  # the last visit, still open
+    assert stream.states.encoded_size(KEYS[0]) < 2_000
+    days = sorted({t // (24 * HOUR_MS) for t in starts[:-1]})
+    assert value["cd"][:2] == [days[0], days[-1]]
+    assert all(f"~cold:{day}:{KEYS[0]}" in stream.states for day in days)  # a value per cold day
+    cold_touches = sum(len(stream.states.get(f"~cold:{day}:{KEYS[0]}")["t"]) for day in days)
+    assert cold_touches == 40 * 3 * 5 - 5
+    assert len(stream.table.final()) == 40 * 3 - 1  # every closed visit written; the last one still open
+
+
+def test_retention_drops_cold_days_whose_sessions_all_ended_before_the_horizon() -> None:
+    policy = SessionPolicy(retention_ms=3 * 24 * HOUR_MS)
+    stream = SessionStream(policy)
+    for day in range(10):
+        stream.arrive(KEYS[0], KEYS[0], Touch(T0 + day * 24 * HOUR_MS, f"e{day}", "page_view", "web", "mobile",
+                                              None, None, None, None, None, "p-1", None))
+    newest_day = (T0 + 9 * 24 * HOUR_MS) // (24 * HOUR_MS)
+    assert stream.states.get(KEYS[0])["cd"][:2] == [newest_day - 3, newest_day - 1]  # day 9 is open: in the key's value
+    kept = [day for day in range(newest_day - 10, newest_day + 1) if f"~cold:{day}:{KEYS[0]}" in stream.states]
+    assert kept == [newest_day - 3, newest_day - 2, newest_day - 1]
