@@ -163,7 +163,32 @@ class Settings(BaseSettings):
 
     # -- workers ----------------------------------------------------------------------
     app_id: str = Field("touchline", pattern=r"^[A-Za-z0-9._-]+$")
-    worker_web_port: int = Field(6066, ge=0, le=65535)
+    worker_web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP server (0 = off).")
+    worker_web_bind: str = Field(
+        "127.0.0.1", min_length=1,
+        description="Address the worker's HTTP server listens on: 127.0.0.1 keeps it on this machine; 0.0.0.0 "
+        "(all interfaces) in a container or when workers on several hosts forward lookups to each other.",
+    )
+    worker_web_advertised_host: str = Field(
+        "127.0.0.1", pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+        description="Host name or address the other workers use to reach this worker (a lookup asked of any "
+        "worker is forwarded to the key's owner at this address): set it to the worker's own address or DNS "
+        "name when workers run on several hosts or containers; every worker needs a different one (or port).",
+    )
+    worker_web_advertised_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="Port the other workers use to reach this worker; unset = TOUCHLINE_WORKER_WEB_PORT (set it "
+        "when a container publishes the port under another number).",
+    )
+    worker_web_token: SecretStr | None = Field(
+        None, min_length=16,
+        description="Bearer token every worker HTTP endpoint requires (`Authorization: Bearer <token>`), except "
+        "/health, /ready and, unless TOUCHLINE_WORKER_WEB_METRICS_NEED_TOKEN, /metrics; workers send it to each "
+        "other when they forward a lookup. Unset = no authentication (one machine, 127.0.0.1 only). Never "
+        "logged; masked here (docs/security.md).",
+    )
+    worker_web_metrics_need_token: bool = Field(
+        False, description="Also require the bearer token on /metrics (Prometheus then sends it: docs/security.md).")
     worker_recovery_stall_s: float = Field(
         600.0, ge=30, le=86_400,
         description="A worker whose rebalance or table recovery reads no changelog record for this long stops "
@@ -191,6 +216,12 @@ class Settings(BaseSettings):
         "when a worker dies. Each standby reads the whole changelog again: on one small machine running "
         "several workers set 0 (a take-over then recovers from the changelog).",
     )
+
+    @field_validator("worker_web_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # An empty variable (compose's `${TOUCHLINE_WORKER_WEB_TOKEN:-}`) means no token, not a short one.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

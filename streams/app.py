@@ -18,6 +18,7 @@ from streams.kafka_config import faust_broker_kwargs
 from streams.optimization.reload import PolicySource, SegmentsSource, reload_on_sighup
 from streams.partitioning import KeyedPartitioner
 from streams.stages.batches import BATCH_EVENTS
+from streams.stages.web_access import advertised_url, protect
 from streams.topics import TopicNames
 
 
@@ -96,7 +97,10 @@ def create_app(settings: Settings) -> Pipeline:
         broker_max_poll_records=BATCH_EVENTS,
         web_enabled=settings.worker_web_port != 0,
         web_port=settings.worker_web_port or 6066,
-        web_host="127.0.0.1",
+        # Listen here; tell the group (and so every lookup forwarded to this worker's keys) the advertised address.
+        web_bind=settings.worker_web_bind,
+        web_host=settings.worker_web_advertised_host,
+        canonical_url=advertised_url(settings),
         datadir=str(datadir),
     )
     names = TopicNames.from_settings(settings)
@@ -135,6 +139,7 @@ def create_app(settings: Settings) -> Pipeline:
     journeys.attach(pipeline)
     failpoints.arm(app, settings)
     if settings.worker_web_port:
+        protect(app, settings)
         context_web.attach(pipeline)
         ops_web.attach(pipeline)
     return pipeline

@@ -46,6 +46,7 @@ from streams.optimization.segments import profile_segments
 from streams.partitioning import partition_of
 from streams.pii import normalize_email, normalize_phone, sha256_hex
 from streams.sessions.policy import session_policy_from_settings
+from streams.stages.web_access import forward_headers
 
 PROXY_TIMEOUT_S = 2.0
 Answer = Callable[[View, "str | None", "dict | None"], Response]  # (view, profile id, its journey state)
@@ -78,6 +79,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     partitions = settings.input_partitions
     journeys, identity = pipeline.tables["journeys"], pipeline.tables["identity"]
 
+    headers = forward_headers(settings)  # the bearer token, if the workers need one
+
     def owner(table: faust.Table, key: str) -> str | None:
         """URL of the worker owning ``key`` in ``table``; None if it is this one."""
         partition = partition_of(key.encode(), partitions)
@@ -89,7 +92,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     async def forward(view: View, host: str, path: str) -> Response:
         timeout = aiohttp.ClientTimeout(total=PROXY_TIMEOUT_S)
-        async with app.http_client.get(host.rstrip("/") + path, timeout=timeout) as response:
+        async with app.http_client.get(host.rstrip("/") + path, timeout=timeout, headers=headers) as response:
             return view.text(await response.text(), content_type=response.content_type, status=response.status)
 
     def unavailable(view: View, exc: Exception) -> Response:
