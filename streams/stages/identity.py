@@ -12,6 +12,11 @@ Two agents share one table, all co-partitioned by identifier:
 
 What a batch sends to ``touchpoints.enriched``, to commands and to ``journeys.inputs`` leaves at its end in one
 envelope per partition (streams/envelopes.py); an erasure's messages leave at once.
+The two agents' batches take turns (one lock): a batch writes its states into the table at once
+but sends their messages only at its end, and the other agent must not act on a state before
+those messages are handed to the producer. Otherwise its own messages overtake them: a relabel
+reached a new peer before the link that creates the peer's state, was dropped there, and the
+peer never joined its component (a merge lost in the kill -9 restart test).
 
 Both only touch the state of the identifier the message is keyed by, which
 lives in this worker's partition of the table; everything else is a message
@@ -74,6 +79,9 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
     # live on partition murmur2(identifier) -- every producer of those topics keys
     # by the identifier (streams.kafka_config.KEYED_PARTITIONER for confluent-kafka).
     nodes = DurableTable(table, output)
+    # One batch at a time across both agents: states and their messages become visible together
+    # (see the module docstring); also keeps each batch's changelog flush to its own writes.
+    batch_turn = asyncio.Lock()
     partitions = settings.input_partitions  # of enriched, identity.commands and journeys.inputs, as of the tables
 
     async def emit(fx: Effects, now: datetime, out: BatchOut | None = None) -> list[asyncio.Future]:
@@ -144,6 +152,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         return enriched_key.encode(), value
 
     async def stitch_event_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        async with batch_turn:
+            await _stitch_event_batch(events)
+
+    async def _stitch_event_batch(events) -> None:  # noqa: ANN001
         now = datetime.now(timezone.utc)
         out = BatchOut()
         for event in events:
@@ -209,6 +221,10 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         await send_to_journeys(journey_sends, out)
 
     async def stitch_command_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
+        async with batch_turn:
+            await _stitch_command_batch(events)
+
+    async def _stitch_command_batch(events) -> None:  # noqa: ANN001
         now = datetime.now(timezone.utc)
         out = BatchOut()
         for event in events:

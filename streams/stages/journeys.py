@@ -18,9 +18,13 @@ alerts, which channel backends read, stay single Avro records.
 Per batch of messages, the order of writes is what makes replays safe:
 messages to other profiles, journey rows, segment changes, contact decisions and offer alerts are produced
 and *delivered* first, the profile states after. A worker killed in between leaves the old
-state, and the replayed batch recomputes the same messages and rows (same
-versions; receivers and ClickHouse collapse them). A state written means its
-outputs are in Kafka, so a replay that finds nothing to change loses nothing.
+state, and the replay recomputes the same messages and rows (same versions;
+receivers and ClickHouse collapse them). A state written means its outputs are
+in Kafka, so a replay that finds nothing to change loses nothing. The replay
+reads the same messages in batches of other bounds (after a restart: the whole
+backlog since), so a profile's rows are settled at the end of every message it
+changed, not of the batch: every row a lost batch delivered is recomputed and
+enters the registry of emitted versions, which later deletes or replaces it.
 """
 
 from __future__ import annotations
@@ -73,9 +77,49 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
 
     async def assemble_batch(events) -> None:  # noqa: ANN001 - a batch of faust events
         now = utc_now_millis()  # emitted_at as Avro would keep it
-        touched: dict[str, list] = {}  # profile -> [state, partition, event, changed, newest touch's event id]
+        touched: dict[str, list] = {}  # profile -> [state, partition, event, changed]
         sends: list[tuple[str, dict]] = []
         ticked: dict[int, object] = {}  # partition -> its segment tick's event
+        deliveries: list[asyncio.Future] = []
+        journey_rows = Packer()  # one envelope per partition of the journeys topic (the sink's input)
+        contact_policy = pipeline.contact_policy.current()
+        definitions = pipeline.segment_definitions.current()
+
+        async def evaluate(profile: str, entry: list, touches_changed: bool, newest: str | None,
+                           timed: bool) -> None:
+            """The profile's rows, segment changes, decisions and offer alerts as of now, to be delivered
+            before the state that remembers them is written."""
+            rows = settle(entry[0], policy, contact_policy.suppression_event_types)
+            entry[3] = entry[3] or bool(rows)
+            key = profile.encode()
+            for row in rows:
+                journey_rows.add(partition_of(key, partitions), key, journey_encoder.encode(journey_record(row, now)))
+            # Segment memberships and contact decisions that changed with the touches (docs/optimization.md),
+            # delivered with the rows: the state that remembers them is written only after. Decisions apply
+            # the caps of the segments the profile is in now.
+            members, changes = frozenset(), []
+            if touches_changed or timed:
+                members, changes = segment_changes.changed_records(entry[0], now, newest, definitions,
+                                                                   contact_policy)
+                entry[3] = entry[3] or bool(changes)
+                for record in changes:
+                    deliveries.append(await output.send(names.segments, key, segment_encoder.encode(record)))
+                    metrics.SEGMENT_CHANGES.labels(segment=record["segment"], change=record["change"]).inc()
+                ticks.schedule(entry[1], profile, entry[0])
+            # A time-only segment change may change the caps in force: decide again then too.
+            redecide = touches_changed or bool(changes)
+            decisions = changed_records(entry[0], now, newest, contact_policy, members) if redecide else []
+            entry[3] = entry[3] or bool(decisions)
+            for record, decision in decisions:
+                deliveries.append(await output.send(names.contact_decisions, key, decision_encoder.encode(record)))
+                metrics.SUPPRESSION_DECISIONS.labels(channel=record["channel"], decision=decision.kind).inc()
+            # New offer conflicts (docs/optimization.md), likewise delivered before the state that remembers them.
+            alerts = offer_alerts.changed_records(entry[0], now, contact_policy) if touches_changed else []
+            entry[3] = entry[3] or bool(alerts)
+            for record in alerts:
+                deliveries.append(await output.send(names.offer_alerts, key, offer_encoder.encode(record)))
+                metrics.OFFER_CONFLICTS.inc()
+
         for event in events:
             set_current_event(event)
             message = event.message
@@ -84,6 +128,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             except envelopes.EnvelopeError as exc:
                 await output.dead_letter(names.rejects, message, f"journey stage: {exc}", "journeys", now)
                 continue
+            changed_here: dict[str, str | None] = {}  # profile -> newest touch's event id, changed by this message
             for key, value in entries:
                 try:
                     profile = (key or b"").decode()
@@ -96,7 +141,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     entry = touched.get(profile)
                     if entry is None:
                         entry = touched[profile] = [states.get(profile) or new_state(profile), message.partition,
-                                                    event, False, None]
+                                                    event, False]
                     out, changed = apply(entry[0], msg)
                 except Exception as exc:  # foreign or broken input must not stop the partition
                     log.exception("journey stage failed on %s[%d]@%d", message.topic, message.partition,
@@ -107,66 +152,37 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     continue
                 entry[2], entry[3] = event, entry[3] or changed
                 if changed:
-                    entry[4] = touch_of_message(msg) or entry[4]
+                    changed_here[profile] = touch_of_message(msg) or changed_here.get(profile)
                 sends.extend(out)
-        timed: set[str] = set()  # profiles due for a segment re-evaluation by time alone (segment_ticks.py)
-        for partition, event in ticked.items():
+            # Settled at every message's end, not only at the batch's: a batch that delivered its rows and
+            # died before writing its states is read again after the restart in a batch of other bounds
+            # (the backlog since), but the same messages in the same order. Settling after each message
+            # recomputes every row the lost batch emitted, so the registry of emitted versions knows it
+            # and a later change deletes or replaces it; settled at a longer batch's end only, a journey
+            # that came and went within it kept its row (a stale journey in the kill -9 restart test).
+            for profile, newest in changed_here.items():
+                await evaluate(profile, touched[profile], True, newest, False)
+        for partition, event in ticked.items():  # profiles due for a segment re-evaluation by time alone
             set_current_event(event)
             for profile in ticks.due(partition, int(now.timestamp() * 1000)):
-                if profile not in touched:
+                entry = touched.get(profile)
+                if entry is None:
                     state = states.get(profile)
                     if state is None:
                         continue  # gone (erased) since it was scheduled
-                    touched[profile] = [state, partition, event, False, None]
-                timed.add(profile)
+                    entry = touched[profile] = [state, partition, event, False]
+                await evaluate(profile, entry, False, None, True)
         moves = Packer()  # slots moved to other profiles: one envelope per partition (streams/envelopes.py)
         for target, msg in sends:
             key = target.encode()
             moves.add(partition_of(key, partitions), key, messages.encode(msg))
-        deliveries = await output.send_packed(names.journey_inputs, moves)
-        contact_policy = pipeline.contact_policy.current()
-        definitions = pipeline.segment_definitions.current()
-        journey_rows = Packer()  # one envelope per partition of the journeys topic (the sink's input)
-        for profile, entry in touched.items():
-            rows = settle(entry[0], policy, contact_policy.suppression_event_types)
-            touches_changed = entry[3]
-            entry[3] = entry[3] or bool(rows)
-            key = profile.encode()
-            for row in rows:
-                journey_rows.add(partition_of(key, partitions), key, journey_encoder.encode(journey_record(row, now)))
-            # Segment memberships and contact decisions that changed with the touches (docs/optimization.md),
-            # delivered with the rows: the state that remembers them is written only after. Decisions apply
-            # the caps of the segments the profile is in now.
-            members, changes = frozenset(), []
-            if touches_changed or profile in timed:
-                members, changes = segment_changes.changed_records(entry[0], now, entry[4], definitions,
-                                                                   contact_policy)
-                entry[3] = entry[3] or bool(changes)
-                for record in changes:
-                    deliveries.append(await output.send(names.segments, profile.encode(),
-                                                        segment_encoder.encode(record)))
-                    metrics.SEGMENT_CHANGES.labels(segment=record["segment"], change=record["change"]).inc()
-                ticks.schedule(entry[1], profile, entry[0])
-            # A time-only segment change may change the caps in force: decide again then too.
-            redecide = touches_changed or bool(changes)
-            decisions = changed_records(entry[0], now, entry[4], contact_policy, members) if redecide else []
-            entry[3] = entry[3] or bool(decisions)
-            for record, decision in decisions:
-                value = decision_encoder.encode(record)
-                deliveries.append(await output.send(names.contact_decisions, profile.encode(), value))
-                metrics.SUPPRESSION_DECISIONS.labels(channel=record["channel"], decision=decision.kind).inc()
-            # New offer conflicts (docs/optimization.md), likewise delivered before the state that remembers them.
-            alerts = offer_alerts.changed_records(entry[0], now, contact_policy) if touches_changed else []
-            entry[3] = entry[3] or bool(alerts)
-            for record in alerts:
-                deliveries.append(await output.send(names.offer_alerts, profile.encode(), offer_encoder.encode(record)))
-                metrics.OFFER_CONFLICTS.inc()
+        deliveries.extend(await output.send_packed(names.journey_inputs, moves))
         deliveries.extend(await output.send_packed(names.journeys, journey_rows))
         results = await asyncio.gather(*deliveries, return_exceptions=True)
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:  # the states stay unwritten and the batch uncommitted: it is re-read
             raise failed
-        for profile, (state, partition, event, changed, _) in touched.items():
+        for profile, (state, partition, event, changed) in touched.items():
             if changed:
                 set_current_event(event)
                 await states.put(profile, state, partition)
