@@ -26,12 +26,13 @@ fall into *chains*: maximal runs whose gaps are shorter than the timeout after
 the previous touch. A session never spans two chains (a gap at the timeout
 always splits), so a chain whose sessions all closed at the watermark is
 finished: all of them are emitted, and no touch within the lateness can reach
-it (its reach, last touch + its timeout, is behind the watermark). Such chains move out of the key's value into cold
-values per day of their start (``~cold:<day>:<key>``: touches, their
-registry entries, the last touch), and the key's value keeps only the open
-chains plus the span of cold days and the cold reach. A touch or a due time then
-costs what the open chains cost, whatever the history: the key's value, its
-changelog record and the recompute stay small. A touch before the cold reach
+it (its reach, last touch + its timeout, is behind the watermark). Such chains
+move out of the key's value into cold values per day of their start
+(``~cold:<day>:<key>``: touches, their registry entries, the last touch), and
+the key's value keeps only the open chains plus the span of cold days and the
+cold reach. A touch or a due time then costs what the open chains cost,
+whatever the history: the key's value, its changelog record and the recompute
+stay small. A touch before the cold reach
 (later than the lateness: rare) or a replay loads every cold day back (*thaw*),
 runs the same rule over the whole history and freezes again. Retention drops a
 cold day once its last session ended before the horizon (per day, where the
@@ -43,6 +44,7 @@ not recognised as a duplicate of the cold copy.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,13 +163,11 @@ def reassert(state: dict, policy: SessionPolicy) -> list[SessionRow]:
     return [_as_row(state, e) for e in versions.reassert(state["em"], current)]
 
 
-def _chain_ends(touches: list[list], policy: SessionPolicy) -> list[int]:
-    """Indexes of the last touch of each chain (``touches`` sorted)."""
-    ends = []
+def _chain_ends(touches: list[list], policy: SessionPolicy) -> Iterator[int]:
+    """Indexes of the last touch of each chain (``touches`` sorted), lazily: freezing stops at the first open one."""
     for i, touch in enumerate(touches):
         if i + 1 == len(touches) or touches[i + 1][0] >= touch[0] + policy.timeout_after(touch[3]):
-            ends.append(i)
-    return ends
+            yield i
 
 
 def _freeze(state: dict, watermark: int, policy: SessionPolicy, cold: ColdStore) -> bool:
