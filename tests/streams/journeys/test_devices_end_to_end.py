@@ -53,5 +53,14 @@ def test_one_phone_and_one_desktop_are_two_devices(settings_factory, worker_fact
         return client.query(f"SELECT touches, devices, device_types, cross_device FROM {db}.journeys FINAL "
                             "WHERE converted = 1").result_rows
 
-    rows = wait_for(converted, timeout=120, what="the converted journey stored")
-    assert rows == [(len(touches), 2, ["mobile", "desktop"], True)]
+    # The phone's first two touches reach the user's profile by a move on another partition
+    # (docs/design/journeys.md, section 2): a version without them may come first and is replaced.
+    expected = [(len(touches), 2, ["mobile", "desktop"], True)]
+    seen: list = []
+
+    def converged() -> bool:
+        seen[:] = converted()
+        return seen == expected
+
+    wait_for(converged, timeout=120, what=lambda: f"the converted journey {expected} (stored: {seen})")
+    assert seen == expected
