@@ -107,13 +107,16 @@ class LocalKafka:
                  heap: str = "512m", extra_config: dict[str, str] | None = None,
                  cache_dir: Path | None = None, secure: bool = False, users: Mapping[str, str] | None = None,
                  tls_listener: bool = False, ssl_port: int | None = None, node_id: int = 1,
-                 quorum_voters: str | None = None, cluster_id: str | None = None):
+                 quorum_voters: str | None = None, cluster_id: str | None = None, host: str = "127.0.0.1"):
         """``secure``: one SASL_SSL listener instead of PLAINTEXT; ``users`` (name -> password) may use
         PLAIN and SCRAM-SHA-256/512 (default: one user ``touchline`` with a random password, kept in
         ``data_dir`` for restarts). ``tls_listener``: also an SSL listener (TLS, no login) on ``ssl_port``.
         ``node_id``, ``quorum_voters`` (``id@host:port,...``) and ``cluster_id``: one node of a cluster
-        (``infra.localkafka_cluster``); alone, it is node 1 and its own quorum."""
+        (``infra.localkafka_cluster``); alone, it is node 1 and its own quorum. ``host``: the address the
+        clients' (PLAINTEXT) listener binds and advertises, for a broker in a network namespace a test made
+        (tests/infra/test_multi_host.py); the controller listener stays on 127.0.0.1."""
         self.data_dir = Path(data_dir).resolve()
+        self.host = host
         self.node_id, self.cluster_id = node_id, cluster_id
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
@@ -127,6 +130,8 @@ class LocalKafka:
         self.pid: int | None = None
         self._proc: subprocess.Popen | None = None
         self.secure = secure or users is not None or tls_listener or ssl_port is not None
+        if self.secure and host != "127.0.0.1":
+            raise StackError(f"a secure local broker listens on 127.0.0.1 only, not {host}")
         self._users = users
         self.ssl_port = ssl_port or (free_port() if tls_listener else None)
         while self.ssl_port is not None and self.ssl_port in (self.port, self.controller_port):
@@ -136,7 +141,7 @@ class LocalKafka:
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def security_protocol(self) -> str:
@@ -198,8 +203,8 @@ class LocalKafka:
         return {
             "process.roles": "broker,controller", "node.id": str(self.node_id),
             "controller.quorum.voters": self.quorum_voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{p}",
+            "listeners": f"PLAINTEXT://{self.host}:{p},CONTROLLER://127.0.0.1:{c}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{p}",
             "inter.broker.listener.name": "PLAINTEXT", "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir / "data"),

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from infra.settings import Settings
@@ -18,15 +19,17 @@ class TouchlineProcess:
     ``Restart=``, a Kubernetes restart policy), a process found exited with one
     of these codes is started again, its output appended to the same log; the
     recovery watchdog's exit (streams/recovery_watchdog.py) is such a code.
+    ``wrapper``: a command that execs the rest, e.g. ``ip netns exec <ns>`` to run it on a test's
+    own network host (the process keeps its pid: signals reach `touchline` itself).
     """
 
     def __init__(self, args: list[str], settings: Settings, log_path: Path, log_level: str = "INFO",
-                 restart_exit_codes: tuple[int, ...] = ()):
+                 restart_exit_codes: tuple[int, ...] = (), wrapper: Sequence[str] = ()):
         self.args = args
         self.log_path = log_path
         self.restart_exit_codes = restart_exit_codes
         self.restarts = 0
-        self._command = [sys.executable, "-m", "infra.cli.main", "--log-level", log_level, *args]
+        self._command = [*wrapper, sys.executable, "-m", "infra.cli.main", "--log-level", log_level, *args]
         self._env = settings.to_env()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("wb")

@@ -111,10 +111,11 @@ def worker_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[C
     started: list[TouchlineProcess] = []
     request.node.stash[_PROCESSES] = started
 
-    def start(settings: Settings, *args: str, restart_exit_codes: tuple[int, ...] = (RESTART_ME,)) -> TouchlineProcess:
+    def start(settings: Settings, *args: str, restart_exit_codes: tuple[int, ...] = (RESTART_ME,),
+              wrapper: tuple[str, ...] = ()) -> TouchlineProcess:
         # As in production, a supervisor starts again a worker that stopped to be restarted.
         worker = TouchlineProcess(list(args) or ["worker"], settings, tmp_path / f"worker-{len(started)}.log",
-                                  restart_exit_codes=restart_exit_codes)
+                                  restart_exit_codes=restart_exit_codes, wrapper=wrapper)
         started.append(worker)
         return worker
 
