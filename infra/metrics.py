@@ -85,6 +85,13 @@ SEGMENT_CHANGES = Counter(
     "Real-time segment membership changes the journey stage emits to the segments topic, per segment and change "
     "(entered, left) (docs/optimization.md). Segments are the names of the definitions file: few series.",
     ["segment", "change"])
+DECISION_DELAY = Histogram(
+    "touchline_decision_delay_seconds",
+    "From the event time of the touch that caused a contact decision to the decision handed to the producer "
+    "(decisions.contact), for touches at most an hour old: live traffic, not backfills or replays. Includes the "
+    "channel backend's delay before producing and every stage's queue; a producer clock ahead of ours counts 0.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0))
+DECISION_DELAY_HORIZON_S = 3600.0
 OFFER_CONFLICTS = Counter(
     "touchline_offer_conflicts_total",
     "Offer conflicts the journey stage emits to alerts.offers: a profile shown two different offers of one "
@@ -153,6 +160,12 @@ def sink_flushed(rows: int, seconds: float, at: float) -> None:
 def sink_backpressure() -> None:
     """A sink checkpoint was abandoned and will be retried."""
     SINK_FLUSHES.labels(outcome="backpressure").inc()
+
+
+def decision_delay(delay_s: float) -> None:
+    """A contact decision caused by a touch ``delay_s`` after its event time (older touches: not live, left out)."""
+    if delay_s <= DECISION_DELAY_HORIZON_S:
+        DECISION_DELAY.observe(max(0.0, delay_s))
 
 
 def rejected(stage: str, reason: str, topic: str) -> None:

@@ -127,6 +127,15 @@ def touch_of_message(msg: dict) -> str | None:
     return None
 
 
+def touch_time_of_message(msg: dict) -> int | None:
+    """The event time (ms) of the touch ``touch_of_message`` names."""
+    if msg.get("op") == "t":
+        return msg["x"][0][0]
+    if msg.get("op") == "a" and msg.get("x"):
+        return msg["x"][-1][0][0]
+    return None
+
+
 def changed_records(state: dict, decided_at: datetime, caused_by: str | None, policy: ContactPolicy,
                     segments: frozenset[str] | set[str] = frozenset()) -> list[tuple[dict[str, Any], Decision]]:
     """The Avro records (and decisions) to emit for a profile whose touches changed; updates the registry.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from infra import metrics
 from schemas.rows import RowEncoder, utc_now_millis
@@ -41,7 +42,7 @@ from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
 from streams.optimization import offer_alerts, segment_changes
-from streams.optimization.decisions import changed_records, touch_of_message
+from streams.optimization.decisions import changed_records, touch_of_message, touch_time_of_message
 from streams.partitioning import partition_of
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
@@ -86,7 +87,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
         definitions = pipeline.segment_definitions.current()
 
         async def evaluate(profile: str, entry: list, touches_changed: bool, newest: str | None,
-                           timed: bool) -> None:
+                           timed: bool, newest_at: int | None = None) -> None:
             """The profile's rows, segment changes, decisions and offer alerts as of now, to be delivered
             before the state that remembers them is written."""
             rows = settle(entry[0], policy, contact_policy.suppression_event_types)
@@ -113,6 +114,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             for record, decision in decisions:
                 deliveries.append(await output.send(names.contact_decisions, key, decision_encoder.encode(record)))
                 metrics.SUPPRESSION_DECISIONS.labels(channel=record["channel"], decision=decision.kind).inc()
+            if decisions and newest_at is not None:
+                metrics.decision_delay(time.time() - newest_at / 1000)
             # New offer conflicts (docs/optimization.md), likewise delivered before the state that remembers them.
             alerts = offer_alerts.changed_records(entry[0], now, contact_policy) if touches_changed else []
             entry[3] = entry[3] or bool(alerts)
@@ -128,7 +131,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             except envelopes.EnvelopeError as exc:
                 await output.dead_letter(names.rejects, message, f"journey stage: {exc}", "journeys", now)
                 continue
-            changed_here: dict[str, str | None] = {}  # profile -> newest touch's event id, changed by this message
+            changed_here: dict[str, tuple] = {}  # profile -> (newest touch's event id, its event time), by this message
             for key, value in entries:
                 try:
                     profile = (key or b"").decode()
@@ -152,7 +155,9 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     continue
                 entry[2], entry[3] = event, entry[3] or changed
                 if changed:
-                    changed_here[profile] = touch_of_message(msg) or changed_here.get(profile)
+                    caused_by = touch_of_message(msg)
+                    changed_here[profile] = ((caused_by, touch_time_of_message(msg)) if caused_by
+                                             else changed_here.get(profile, (None, None)))
                 sends.extend(out)
             # Settled at every message's end, not only at the batch's: a batch that delivered its rows and
             # died before writing its states is read again after the restart in a batch of other bounds
@@ -160,8 +165,8 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
             # recomputes every row the lost batch emitted, so the registry of emitted versions knows it
             # and a later change deletes or replaces it; settled at a longer batch's end only, a journey
             # that came and went within it kept its row (a stale journey in the kill -9 restart test).
-            for profile, newest in changed_here.items():
-                await evaluate(profile, touched[profile], True, newest, False)
+            for profile, (newest, newest_at) in changed_here.items():
+                await evaluate(profile, touched[profile], True, newest, False, newest_at)
         for partition, event in ticked.items():  # profiles due for a segment re-evaluation by time alone
             set_current_event(event)
             for profile in ticks.due(partition, int(now.timestamp() * 1000)):
