@@ -118,21 +118,13 @@ def _any_relevant(state: dict, policy: ContactPolicy) -> bool:
     return any(x[0][2] in types for slot in state["s"].values() for x in slot.get("x", ()))
 
 
-def touch_of_message(msg: dict) -> str | None:
-    """The event id of the (newest) touch a journey message brings, if any: what a decision is caused by."""
+def touch_of_message(msg: dict) -> tuple[str, int] | None:
+    """(event id, event time ms) of the (newest) touch a journey message brings, if any: what a decision is
+    caused by."""
     if msg.get("op") == "t":
-        return msg["x"][0][1]
+        return msg["x"][0][1], msg["x"][0][0]
     if msg.get("op") == "a" and msg.get("x"):
-        return msg["x"][-1][0][1]
-    return None
-
-
-def touch_time_of_message(msg: dict) -> int | None:
-    """The event time (ms) of the touch ``touch_of_message`` names."""
-    if msg.get("op") == "t":
-        return msg["x"][0][0]
-    if msg.get("op") == "a" and msg.get("x"):
-        return msg["x"][-1][0][0]
+        return msg["x"][-1][0][1], msg["x"][-1][0][0]
     return None
 
 

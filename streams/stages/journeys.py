@@ -42,7 +42,7 @@ from streams.journeys import messages
 from streams.journeys.record import journey_record
 from streams.journeys.state import apply, new_state, settle
 from streams.optimization import offer_alerts, segment_changes
-from streams.optimization.decisions import changed_records, touch_of_message, touch_time_of_message
+from streams.optimization.decisions import changed_records, touch_of_message
 from streams.partitioning import partition_of
 from streams.sessions.policy import session_policy_from_settings
 from streams.stages.durable_table import DurableTable, set_current_event
@@ -155,9 +155,7 @@ def attach(pipeline) -> None:  # noqa: ANN001 - streams.app.Pipeline (import cyc
                     continue
                 entry[2], entry[3] = event, entry[3] or changed
                 if changed:
-                    caused_by = touch_of_message(msg)
-                    changed_here[profile] = ((caused_by, touch_time_of_message(msg)) if caused_by
-                                             else changed_here.get(profile, (None, None)))
+                    changed_here[profile] = touch_of_message(msg) or changed_here.get(profile, (None, None))
                 sends.extend(out)
             # Settled at every message's end, not only at the batch's: a batch that delivered its rows and
             # died before writing its states is read again after the restart in a batch of other bounds
